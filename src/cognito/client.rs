@@ -1,0 +1,198 @@
+//! One SDK client per server, built from an explicit config.
+//!
+//! Nothing is read from process environment variables, `~/.aws` or instance metadata: each
+//! client gets its own static credentials provider, so two servers in one backend never sign
+//! with each other's keys. Clients are cached per server and rebuilt when anything they were
+//! built from changes (`ALTER SERVER`, another user mapping, a rotated Vault secret).
+
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use aws_credential_types::Credentials as AwsCredentials;
+use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
+use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
+use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::operation::RequestId;
+use aws_sdk_cognitoidentityprovider::Client;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use pgrx::PgSqlErrorCode::{self, *};
+
+use crate::error::FdwError;
+use crate::options::ServerSettings;
+
+/// A client and what a message may say about where it points.
+#[derive(Clone)]
+pub struct CognitoClient {
+    pub sdk: Client,
+    pub endpoint: String,
+    pub user_pool_id: String,
+}
+
+thread_local! {
+    static CLIENTS: RefCell<HashMap<u32, (u64, CognitoClient)>> = RefCell::new(HashMap::new());
+}
+
+/// The cached client of server `server_oid`, built anew when `settings` or the secret changed.
+pub fn client_for(server_oid: u32, settings: &ServerSettings, secret: &str) -> CognitoClient {
+    let mut hasher = DefaultHasher::new();
+    settings.hash(&mut hasher);
+    secret.hash(&mut hasher);
+    let fingerprint = hasher.finish();
+    CLIENTS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((known, client)) = cache.get(&server_oid) {
+            if *known == fingerprint {
+                return client.clone();
+            }
+        }
+        let client = build(settings, secret);
+        if let Some((_, old)) = cache.insert(server_oid, (fingerprint, client.clone())) {
+            super::runtime::drop_in_runtime(old);
+        }
+        client
+    })
+}
+
+fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
+    let credentials = AwsCredentials::new(
+        settings.credentials.access_key_id.clone(),
+        secret.to_owned(),
+        settings.credentials.session_token.clone(),
+        None,
+        "cognito_fdw",
+    );
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .credentials_provider(credentials)
+        .http_client(http_client)
+        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(settings.max_attempts)
+                .with_max_backoff(settings.max_backoff),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(settings.connect_timeout)
+                .operation_attempt_timeout(settings.request_timeout)
+                .build(),
+        );
+    let endpoint = match &settings.endpoint_url {
+        Some(url) => {
+            config = config.endpoint_url(url.clone());
+            url.clone()
+        }
+        None => format!("https://cognito-idp.{}.amazonaws.com", settings.region),
+    };
+    CognitoClient {
+        sdk: Client::from_conf(config.build()),
+        endpoint,
+        user_pool_id: settings.user_pool_id.clone(),
+    }
+}
+
+/// Error codes that mean the credentials were refused.
+const CREDENTIAL_ERRORS: &[&str] = &[
+    "UnrecognizedClientException",
+    "InvalidSignatureException",
+    "NotAuthorizedException",
+    "AccessDeniedException",
+    "ExpiredTokenException",
+    "IncompleteSignature",
+    "MissingAuthenticationToken",
+    "InvalidClientTokenId",
+];
+
+fn sqlstate_for(code: &str) -> PgSqlErrorCode {
+    if CREDENTIAL_ERRORS.contains(&code) {
+        ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION
+    } else if code == "ResourceNotFoundException" {
+        ERRCODE_FDW_TABLE_NOT_FOUND
+    } else {
+        ERRCODE_FDW_ERROR
+    }
+}
+
+impl CognitoClient {
+    /// Turn a failed call into an error that says what failed, where, and why.
+    pub fn error<E>(&self, operation: &str, err: SdkError<E, HttpResponse>) -> FdwError
+    where
+        E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
+    {
+        let endpoint = &self.endpoint;
+        match &err {
+            SdkError::ServiceError(context) => {
+                let e = context.err();
+                let status = context.raw().status().as_u16();
+                let request_id = e.request_id().unwrap_or("none");
+                let detail = format!(
+                    "Cognito {operation} on user pool {} answered HTTP {status}; AWS request id: {request_id}",
+                    self.user_pool_id
+                );
+                match e.code() {
+                    Some(code) => {
+                        let message = e.message().unwrap_or("(no message)");
+                        let mut error =
+                            FdwError::new(sqlstate_for(code), format!("{code}: {message}"))
+                                .with_detail(detail);
+                        if CREDENTIAL_ERRORS.contains(&code) {
+                            error = error.with_hint(
+                                "Check the server's or user mapping's AWS credentials and region.",
+                            );
+                        }
+                        error
+                    }
+                    None => FdwError::new(
+                        ERRCODE_FDW_ERROR,
+                        format!("Cognito {operation} at {endpoint} failed with HTTP {status} and no error code"),
+                    )
+                    .with_detail(detail),
+                }
+            }
+            SdkError::TimeoutError(_) => FdwError::new(
+                ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                format!("Cognito {operation} request to {endpoint} timed out"),
+            ),
+            SdkError::DispatchFailure(failure) => {
+                let what = if failure.is_timeout() { "timed out" } else { "failed" };
+                FdwError::new(
+                    ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+                    format!("Cognito {operation} request to {endpoint} {what}: {}", root_cause(&err)),
+                )
+            }
+            SdkError::ResponseError(_) => FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!("Cognito {operation} response from {endpoint} could not be read: {}", root_cause(&err)),
+            ),
+            _ => FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!("Cognito {operation} request to {endpoint} failed: {}", DisplayErrorContext(&err)),
+            ),
+        }
+    }
+}
+
+/// The innermost cause of an error chain ("Connection refused (os error 111)"), which is what a
+/// reader needs; the SDK's outer layers only say "dispatch failure".
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut current = err;
+    let mut chain = Vec::new();
+    while let Some(next) = current.source() {
+        current = next;
+        chain.push(current.to_string());
+    }
+    chain.dedup();
+    match chain.len() {
+        0 => err.to_string(),
+        _ => chain[chain.len().saturating_sub(2)..].join(": "),
+    }
+}

@@ -1,0 +1,62 @@
+//! The backend's one async runtime, and the only way to wait on it.
+//!
+//! A PostgreSQL backend is one thread; every SDK future runs on a current-thread runtime that
+//! lives as long as the backend, so no scan builds or tears down a runtime. Waiting happens in
+//! slices of `POLL`, and between slices the backend thread checks for interrupts: a cancel or a
+//! statement_timeout raises its ERROR here, outside the runtime, and the unwind drops the
+//! unfinished future (and with it the request) on the way out.
+
+use std::future::Future;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use pgrx::PgSqlErrorCode::*;
+use tokio::runtime::Runtime;
+
+use crate::error::{FdwError, FdwResult};
+
+const POLL: Duration = Duration::from_millis(50);
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+pub fn runtime() -> FdwResult<&'static Runtime> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            FdwError::new(ERRCODE_FDW_ERROR, format!("could not start the async runtime: {e}"))
+        })?;
+    Ok(RUNTIME.get_or_init(|| rt))
+}
+
+/// Run `fut` to completion on the backend thread, answering query cancel within `POLL`.
+pub fn wait<F: Future>(fut: F) -> FdwResult<F::Output> {
+    let rt = runtime()?;
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let slice = rt.block_on(async { tokio::time::timeout(POLL, fut.as_mut()).await });
+        match slice {
+            Ok(output) => return Ok(output),
+            // Not inside block_on here: an ERROR raised by a pending interrupt unwinds through
+            // plain Rust frames only.
+            Err(_elapsed) => {
+                pgrx::check_for_interrupts!();
+            }
+        }
+    }
+}
+
+/// Drop a value that may hold runtime resources (sockets, timers) with the runtime entered, so
+/// their deregistration finds the reactor.
+pub fn drop_in_runtime<T>(value: T) {
+    match RUNTIME.get() {
+        Some(rt) => {
+            let _guard = rt.enter();
+            drop(value);
+        }
+        None => drop(value),
+    }
+}

@@ -1,0 +1,174 @@
+//! Reading what the catalogs say about a foreign table, its server and the current role.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
+
+use crate::error::{FdwError, FdwResult};
+use crate::objects::{ColumnDef, Object};
+use crate::options::{SecretSource, ServerSettings};
+
+/// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
+///
+/// # Safety
+/// `list` must be NIL or a valid List of DefElem nodes.
+pub unsafe fn options_of(list: *mut pg_sys::List) -> Vec<(String, String)> {
+    let list = PgList::<pg_sys::DefElem>::from_pg(list);
+    list.iter_ptr()
+        .map(|def| {
+            // SAFETY: catalog options are DefElems with a name and a string value.
+            let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
+            let value = CStr::from_ptr(pg_sys::defGetString(def))
+                .to_string_lossy()
+                .into_owned();
+            (name, value)
+        })
+        .collect()
+}
+
+fn find<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The object a foreign table reads, from its `object` option.
+pub fn table_object(relid: pg_sys::Oid) -> FdwResult<Object> {
+    // SAFETY: relid is a foreign table the planner or executor is working on, so
+    // GetForeignTable finds its catalog row (it raises an ERROR otherwise).
+    let options = unsafe { options_of((*pg_sys::GetForeignTable(relid)).options) };
+    let name = find(&options, "object").ok_or_else(|| {
+        FdwError::new(
+            ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            "foreign table has no option \"object\"",
+        )
+    })?;
+    Object::from_name(name).ok_or_else(|| {
+        FdwError::new(
+            ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            format!("unknown Cognito object \"{name}\""),
+        )
+    })
+}
+
+/// The live columns of a foreign table, with their `attribute` options.
+pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
+    // SAFETY: the caller plans or runs a query on relid and so already holds a lock on it;
+    // PgRelation closes the relcache entry when dropped.
+    let relation = unsafe { PgRelation::open(relid) };
+    let tupdesc = relation.tuple_desc();
+    let mut columns = Vec::new();
+    for (index, attribute) in tupdesc.iter().enumerate() {
+        if attribute.is_dropped() {
+            continue;
+        }
+        // SAFETY: attnum and type come from the live tuple descriptor of relid.
+        let (options, type_name) = unsafe {
+            let options = options_of(pg_sys::GetForeignColumnOptions(relid, attribute.attnum));
+            let type_name = CStr::from_ptr(pg_sys::format_type_with_typemod(
+                attribute.atttypid,
+                attribute.atttypmod,
+            ))
+            .to_string_lossy()
+            .into_owned();
+            (options, type_name)
+        };
+        columns.push(ColumnDef {
+            index,
+            name: attribute.name().to_owned(),
+            type_oid: attribute.atttypid,
+            type_name,
+            attribute: find(&options, "attribute").map(str::to_owned),
+        });
+    }
+    columns
+}
+
+/// The server's name and options.
+pub fn server(server_oid: pg_sys::Oid) -> (String, Vec<(String, String)>) {
+    // SAFETY: server_oid comes from a foreign table's catalog row or IMPORT's server lookup.
+    unsafe {
+        let server = pg_sys::GetForeignServer(server_oid);
+        let name = CStr::from_ptr((*server).servername)
+            .to_string_lossy()
+            .into_owned();
+        (name, options_of((*server).options))
+    }
+}
+
+/// The options of the user mapping for `userid` (or PUBLIC) on the server, if there is one.
+/// Unlike postgres_fdw we do not require a mapping: the credentials may sit on the server.
+fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(String, String)> {
+    let exists = |user: pg_sys::Oid| {
+        // SAFETY: a plain syscache probe; the tuple is released right away.
+        unsafe {
+            let tuple = pg_sys::SearchSysCache2(
+                pg_sys::SysCacheIdentifier::USERMAPPINGUSERSERVER as _,
+                pg_sys::Datum::from(user),
+                pg_sys::Datum::from(server_oid),
+            );
+            let found = !tuple.is_null();
+            if found {
+                pg_sys::ReleaseSysCache(tuple);
+            }
+            found
+        }
+    };
+    if exists(userid) || exists(pg_sys::InvalidOid) {
+        // SAFETY: a mapping exists for the user or PUBLIC, so GetUserMapping finds one.
+        unsafe { options_of((*pg_sys::GetUserMapping(userid, server_oid)).options) }
+    } else {
+        Vec::new()
+    }
+}
+
+/// Everything a scan needs to reach Cognito for this server, credentials resolved.
+pub fn server_settings(
+    server_oid: pg_sys::Oid,
+    userid: pg_sys::Oid,
+) -> FdwResult<(ServerSettings, String)> {
+    let (name, server_options) = server(server_oid);
+    let mapping = user_mapping_options(userid, server_oid);
+    let settings = ServerSettings::resolve(&name, &server_options, &mapping)?;
+    let secret = match &settings.credentials.secret {
+        SecretSource::Inline(secret) => secret.clone(),
+        SecretSource::Vault(id) => vault_secret(id)?,
+    };
+    Ok((settings, secret))
+}
+
+/// Read a secret through Supabase Vault's interface, by id or by name.
+fn vault_secret(id: &str) -> FdwResult<String> {
+    let has_vault = Spi::get_one::<bool>(
+        "select to_regclass('vault.decrypted_secrets') is not null",
+    )
+    .ok()
+    .flatten()
+    .unwrap_or(false);
+    if !has_vault {
+        return Err(FdwError::new(
+            ERRCODE_INVALID_SCHEMA_NAME,
+            format!("option api_key_id names Vault secret \"{id}\", but there is no vault.decrypted_secrets"),
+        )
+        .with_hint("Install Supabase Vault, or give the secret with aws_secret_access_key."));
+    }
+    let secret = Spi::get_one_with_args::<String>(
+        "select decrypted_secret from vault.decrypted_secrets \
+         where id::text = $1 or name = $1 order by (id::text = $1) desc limit 1",
+        &[id.into()],
+    );
+    match secret {
+        Ok(Some(secret)) if !secret.is_empty() => Ok(secret),
+        Ok(_) | Err(pgrx::spi::SpiError::InvalidPosition) => Err(FdwError::new(
+            ERRCODE_UNDEFINED_OBJECT,
+            format!("Vault secret \"{id}\" (option api_key_id) does not exist or is empty"),
+        )),
+        Err(e) => Err(FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!("could not read Vault secret \"{id}\": {e}"),
+        )),
+    }
+}

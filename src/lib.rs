@@ -1,0 +1,73 @@
+//! AWS Cognito user pools as PostgreSQL foreign tables.
+//!
+//! The path of one query, top to bottom: `fdw` (PostgreSQL callbacks) asks `objects` what a
+//! table's columns mean, stores a `remote_plan::RemotePlan` in the plan, and at execution asks
+//! `cognito` for pages of items, which `convert` turns into Datums. `options` holds every
+//! option and the credentials; `error` the one error type.
+
+use pgrx::prelude::*;
+
+pub mod cognito;
+pub mod convert;
+pub mod error;
+pub mod fdw;
+pub mod objects;
+pub mod options;
+pub mod remote_plan;
+
+use error::OrRaise;
+use options::Place;
+
+pgrx::pg_module_magic!();
+
+#[pg_extern(create_or_replace)]
+fn cognito_fdw_handler() -> fdw::FdwRoutine {
+    fdw::FdwRoutine::new()
+}
+
+/// Checks the options of every CREATE/ALTER of a wrapper, server, user mapping, foreign table
+/// and column that uses this wrapper.
+#[pg_extern(create_or_replace)]
+fn cognito_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::Oid>) {
+    let place = match catalog {
+        Some(pg_sys::ForeignDataWrapperRelationId) => Place::Wrapper,
+        Some(pg_sys::ForeignServerRelationId) => Place::Server,
+        Some(pg_sys::UserMappingRelationId) => Place::UserMapping,
+        Some(pg_sys::ForeignTableRelationId) => Place::Table,
+        Some(pg_sys::AttributeRelationId) => Place::Column,
+        _ => return,
+    };
+    let pairs: Vec<(String, String)> = options
+        .into_iter()
+        .flatten()
+        .map(|option| match option.split_once('=') {
+            Some((name, value)) => (name.to_owned(), value.to_owned()),
+            None => (option, String::new()),
+        })
+        .collect();
+    options::validate(place, &pairs).or_raise();
+}
+
+/// The options table of the README, generated from the one declaration.
+#[pg_extern]
+fn cognito_fdw_options() -> TableIterator<
+    'static,
+    (
+        name!(option, String),
+        name!(valid_in, String),
+        name!(required, bool),
+        name!(default_value, Option<String>),
+        name!(meaning, String),
+    ),
+> {
+    TableIterator::new(options::OPTIONS.iter().map(|o| {
+        let places: Vec<String> = o.places.iter().map(|p| p.describe().to_owned()).collect();
+        (
+            o.name.to_owned(),
+            places.join(", "),
+            o.required,
+            o.default.map(str::to_owned),
+            o.doc.to_owned(),
+        )
+    }))
+}

@@ -1,0 +1,207 @@
+//! `object 'users'`: the users of a user pool, read with ListUsers.
+
+use pgrx::PgSqlErrorCode::*;
+
+use super::{ColumnDef, ColumnPlan, Field, Item};
+use crate::cognito::User;
+use crate::convert::{ColumnType, Value};
+use crate::error::{FdwError, FdwResult};
+
+/// The documented table, as IMPORT FOREIGN SCHEMA creates it.
+pub const IMPORT_COLUMNS: &[(&str, &str)] = &[
+    ("username", "text"),
+    ("email", "text"),
+    ("status", "text"),
+    ("enabled", "boolean"),
+    ("created_at", "timestamp"),
+    ("updated_at", "timestamp"),
+    ("attributes", "jsonb"),
+];
+
+/// Cognito's standard attributes, readable by a column of the same name. `updated_at` is left
+/// out on purpose: the documented column of that name is UserLastModifiedDate; the attribute
+/// stays reachable with `options (attribute 'updated_at')`.
+const STANDARD_ATTRIBUTES: &[&str] = &[
+    "sub",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "name",
+    "given_name",
+    "family_name",
+    "middle_name",
+    "nickname",
+    "preferred_username",
+    "profile",
+    "picture",
+    "website",
+    "gender",
+    "birthdate",
+    "zoneinfo",
+    "locale",
+    "address",
+];
+
+const TEXT: &[ColumnType] = &[ColumnType::Text];
+const FLAG: &[ColumnType] = &[ColumnType::Bool, ColumnType::Text];
+const TIME: &[ColumnType] = &[ColumnType::Timestamp, ColumnType::TimestampTz];
+const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json];
+
+fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
+    if let Some(attribute) = &column.attribute {
+        let types = if attribute.ends_with("_verified") { FLAG } else { &[ColumnType::Text, ColumnType::Bool] };
+        return Some((Field::Attribute(attribute.clone()), types));
+    }
+    let name = column.name.as_str();
+    Some(match name {
+        "username" => (Field::Username, TEXT),
+        "status" => (Field::UserStatus, TEXT),
+        "enabled" => (Field::Enabled, &[ColumnType::Bool]),
+        "created_at" => (Field::CreatedAt, TIME),
+        "updated_at" => (Field::UpdatedAt, TIME),
+        "attributes" => (Field::AllAttributes, DOCUMENT),
+        "email_verified" | "phone_number_verified" => (Field::Attribute(name.into()), FLAG),
+        _ if STANDARD_ATTRIBUTES.contains(&name) => (Field::Attribute(name.into()), TEXT),
+        _ => return None,
+    })
+}
+
+pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
+    let Some((field, accepted)) = field_of(column) else {
+        return Err(FdwError::new(
+            ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+            format!("column \"{}\" is not a field of Cognito users", column.name),
+        )
+        .with_hint(format!(
+            "Columns of a users table are: username, status, enabled, created_at, updated_at, \
+             attributes, and the standard attributes {}; map any other attribute with the \
+             column option attribute, e.g. options (attribute 'custom:tenant').",
+            STANDARD_ATTRIBUTES.join(", ")
+        )));
+    };
+    let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
+    match crate::convert::ColumnType::of(column.type_oid) {
+        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan { index: column.index, field, ty }),
+        _ => Err(FdwError::new(
+            ERRCODE_FDW_INVALID_DATA_TYPE,
+            format!(
+                "column \"{}\" has type {}, which cannot hold Cognito's {}",
+                column.name,
+                column.type_name,
+                describe(&field)
+            ),
+        )
+        .with_hint(format!("Declare it as {}.", names.join(" or ")))),
+    }
+}
+
+fn describe(field: &Field) -> String {
+    match field {
+        Field::Username => "username".into(),
+        Field::UserStatus => "user status".into(),
+        Field::Enabled => "enabled flag".into(),
+        Field::CreatedAt => "creation time".into(),
+        Field::UpdatedAt => "last modification time".into(),
+        Field::AllAttributes => "attributes object".into(),
+        Field::Attribute(a) => format!("attribute \"{a}\""),
+    }
+}
+
+impl Item for User {
+    fn value(&self, field: &Field) -> Value {
+        match field {
+            Field::Username => Value::Text(self.username.clone()),
+            Field::UserStatus => self.status.clone().map_or(Value::Null, Value::Text),
+            Field::Enabled => Value::Bool(self.enabled),
+            Field::CreatedAt => self.created.map_or(Value::Null, Value::Time),
+            Field::UpdatedAt => self.modified.map_or(Value::Null, Value::Time),
+            Field::AllAttributes => {
+                let map = self
+                    .attributes
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
+                Value::Json(serde_json::Value::Object(map))
+            }
+            Field::Attribute(name) => self
+                .attributes
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(Value::Null, |(_, v)| Value::Text(v.clone())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::Instant;
+    use pgrx::pg_sys;
+
+    fn col(name: &str, oid: pg_sys::Oid, attribute: Option<&str>) -> ColumnDef {
+        ColumnDef {
+            index: 3,
+            name: name.into(),
+            type_oid: oid,
+            type_name: format!("oid {}", oid.to_u32()),
+            attribute: attribute.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn documented_columns_map_to_their_fields() {
+        let plan = plan_column(&col("updated_at", pg_sys::TIMESTAMPTZOID, None)).unwrap();
+        assert_eq!(plan.field, Field::UpdatedAt);
+        assert_eq!(plan.ty, ColumnType::TimestampTz);
+        assert_eq!(plan.index, 3);
+        let plan = plan_column(&col("email", pg_sys::VARCHAROID, None)).unwrap();
+        assert_eq!(plan.field, Field::Attribute("email".into()));
+        let plan = plan_column(&col("email_verified", pg_sys::BOOLOID, None)).unwrap();
+        assert_eq!(plan.ty, ColumnType::Bool);
+        let plan = plan_column(&col("t", pg_sys::TEXTOID, Some("custom:tenant"))).unwrap();
+        assert_eq!(plan.field, Field::Attribute("custom:tenant".into()));
+        // The column option wins over the column's name.
+        let plan = plan_column(&col("updated_at", pg_sys::TEXTOID, Some("updated_at"))).unwrap();
+        assert_eq!(plan.field, Field::Attribute("updated_at".into()));
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_columns_are_refused() {
+        let err = plan_column(&col("enabled", pg_sys::INT4OID, None)).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_DATA_TYPE);
+        assert!(err.message.contains("\"enabled\""), "{}", err.message);
+        assert_eq!(err.hint.as_deref(), Some("Declare it as boolean."));
+        let err = plan_column(&col("created_at", pg_sys::TEXTOID, None)).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("Declare it as timestamp or timestamptz."));
+        let err = plan_column(&col("shoe_size", pg_sys::TEXTOID, None)).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND);
+    }
+
+    fn user() -> User {
+        User {
+            username: "alice".into(),
+            attributes: vec![
+                ("sub".into(), "0b1c".into()),
+                ("email".into(), "a@example.com".into()),
+                ("family_name".into(), "O'Brien \"\\\"".into()),
+            ],
+            created: Some(Instant { secs: 946_684_801, nanos: 0 }),
+            modified: None,
+            enabled: false,
+            status: Some("CONFIRMED".into()),
+        }
+    }
+
+    #[test]
+    fn items_give_their_values() {
+        let u = user();
+        assert_eq!(u.value(&Field::Username), Value::Text("alice".into()));
+        assert_eq!(u.value(&Field::Enabled), Value::Bool(false));
+        assert_eq!(u.value(&Field::UpdatedAt), Value::Null);
+        assert_eq!(u.value(&Field::Attribute("phone_number".into())), Value::Null);
+        let Value::Json(doc) = u.value(&Field::AllAttributes) else { panic!("not json") };
+        assert_eq!(doc["family_name"], "O'Brien \"\\\"");
+        assert_eq!(doc["sub"], "0b1c");
+    }
+}
