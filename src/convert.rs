@@ -58,9 +58,10 @@ const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
 
 impl Instant {
     /// Microseconds since 2000-01-01 UTC: the representation of both `timestamp` and
-    /// `timestamptz`. Sub-microsecond digits are cut, as PostgreSQL's own input rounds them away.
+    /// `timestamptz`, rounded to the nearest microsecond as PostgreSQL's own input does (Cognito
+    /// sends fractional seconds, which land a hair below the microsecond they stand for).
     pub fn pg_micros(self) -> i64 {
-        (self.secs - PG_EPOCH_UNIX_SECS) * 1_000_000 + i64::from(self.nanos / 1_000)
+        (self.secs - PG_EPOCH_UNIX_SECS) * 1_000_000 + i64::from((self.nanos + 500) / 1_000)
     }
 }
 
@@ -112,12 +113,30 @@ mod tests {
 
     #[test]
     fn instants_count_from_the_postgres_epoch() {
-        assert_eq!(Instant { secs: PG_EPOCH_UNIX_SECS, nanos: 0 }.pg_micros(), 0);
+        assert_eq!(
+            Instant {
+                secs: PG_EPOCH_UNIX_SECS,
+                nanos: 0
+            }
+            .pg_micros(),
+            0
+        );
         // 2024-01-02 03:04:05.678901 UTC
-        let t = Instant { secs: 1_704_164_645, nanos: 678_901_999 };
+        let t = Instant {
+            secs: 1_704_164_645,
+            nanos: 678_901_499,
+        };
         assert_eq!(t.pg_micros(), 757_479_845_678_901);
+        let t = Instant {
+            secs: 1_704_164_645,
+            nanos: 730_999_500,
+        };
+        assert_eq!(t.pg_micros(), 757_479_845_731_000);
         // Before 2000 is negative, not wrapped.
-        assert_eq!(Instant { secs: 0, nanos: 0 }.pg_micros(), -946_684_800_000_000);
+        assert_eq!(
+            Instant { secs: 0, nanos: 0 }.pg_micros(),
+            -946_684_800_000_000
+        );
     }
 
     #[test]

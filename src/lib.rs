@@ -48,6 +48,13 @@ fn cognito_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::O
     options::validate(place, &pairs).or_raise();
 }
 
+/// How many foreign scans hold Rust state in this backend right now. Between statements it is
+/// always 0: state is freed when a scan ends, fails or is cancelled.
+#[pg_extern]
+fn cognito_fdw_live_scans() -> i64 {
+    fdw::scan::live_scans() as i64
+}
+
 /// The options table of the README, generated from the one declaration.
 #[pg_extern]
 fn cognito_fdw_options() -> TableIterator<

@@ -212,20 +212,32 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
             let hint = if valid.is_empty() {
                 format!("There are no valid options for a {}.", place.describe())
             } else {
-                format!("Valid options for a {} are: {}", place.describe(), valid.join(", "))
+                format!(
+                    "Valid options for a {} are: {}",
+                    place.describe(),
+                    valid.join(", ")
+                )
             };
-            return Err(
-                FdwError::new(ERRCODE_FDW_INVALID_OPTION_NAME, format!("invalid option \"{name}\""))
-                    .with_hint(hint),
-            );
+            return Err(FdwError::new(
+                ERRCODE_FDW_INVALID_OPTION_NAME,
+                format!("invalid option \"{name}\""),
+            )
+            .with_hint(hint));
         };
         check_value(spec, value)?;
     }
-    for spec in OPTIONS.iter().filter(|s| s.required && s.places.contains(&place)) {
+    for spec in OPTIONS
+        .iter()
+        .filter(|s| s.required && s.places.contains(&place))
+    {
         if lookup(options, spec.name).is_none() {
             return Err(FdwError::new(
                 ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
-                format!("option \"{}\" is required for a {}", spec.name, place.describe()),
+                format!(
+                    "option \"{}\" is required for a {}",
+                    spec.name,
+                    place.describe()
+                ),
             ));
         }
     }
@@ -414,7 +426,8 @@ impl ServerSettings {
 
 /// The README's options table, generated so it cannot drift from `OPTIONS`.
 pub fn markdown_table() -> String {
-    let mut out = String::from("| option | where | required | default | meaning |\n|---|---|---|---|---|\n");
+    let mut out =
+        String::from("| option | where | required | default | meaning |\n|---|---|---|---|---|\n");
     for o in OPTIONS {
         let places: Vec<&str> = o.places.iter().map(|p| p.describe()).collect();
         out.push_str(&format!(
@@ -502,24 +515,43 @@ mod tests {
     fn values_are_checked_and_secrets_never_echoed() {
         let err = validate(Place::Server, &server(&[("endpoint_url", "ftp://x")])).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
-        assert!(validate(Place::Server, &server(&[("endpoint_url", "http://127.0.0.1:1")])).is_ok());
+        assert!(validate(
+            Place::Server,
+            &server(&[("endpoint_url", "http://127.0.0.1:1")])
+        )
+        .is_ok());
         assert!(validate(Place::Server, &server(&[("endpoint_url", "https://")])).is_err());
         for bad in ["-1", "0", "abc", "1e9", "99999999999"] {
             let err = validate(Place::Server, &server(&[("request_timeout_ms", bad)])).unwrap_err();
-            assert!(err.message.contains("whole number"), "{bad}: {}", err.message);
+            assert!(
+                err.message.contains("whole number"),
+                "{bad}: {}",
+                err.message
+            );
         }
         assert!(validate(Place::Server, &server(&[("max_attempts", "10")])).is_ok());
-        assert!(validate(Place::Server, &opts(&[("region", " "), ("user_pool_id", "p")])).is_err());
+        assert!(validate(
+            Place::Server,
+            &opts(&[("region", " "), ("user_pool_id", "p")])
+        )
+        .is_err());
         let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
         assert_eq!(err.hint.as_deref(), Some("Known objects are: users"));
-        let err = validate(Place::UserMapping, &opts(&[("aws_secret_access_key", "")])).unwrap_err();
+        let err =
+            validate(Place::UserMapping, &opts(&[("aws_secret_access_key", "")])).unwrap_err();
         assert!(!err.message.contains("TOPSECRET"));
     }
 
     #[test]
     fn mapping_wins_over_server_and_defaults_apply() {
-        let srv = server(&[("aws_access_key_id", "SERVERKEY"), ("aws_secret_access_key", "s1")]);
-        let map = opts(&[("aws_access_key_id", "MAPKEY"), ("api_key_id", "vault-name")]);
+        let srv = server(&[
+            ("aws_access_key_id", "SERVERKEY"),
+            ("aws_secret_access_key", "s1"),
+        ]);
+        let map = opts(&[
+            ("aws_access_key_id", "MAPKEY"),
+            ("api_key_id", "vault-name"),
+        ]);
         let s = ServerSettings::resolve("srv", &srv, &map).unwrap();
         assert_eq!(s.credentials.access_key_id, "MAPKEY");
         assert!(s.credentials.secret == SecretSource::Vault("vault-name".into()));
@@ -534,10 +566,16 @@ mod tests {
 
     #[test]
     fn debug_output_hides_credentials() {
-        let srv = server(&[("aws_access_key_id", "AKIDSECRET"), ("aws_secret_access_key", "TOPSECRET")]);
+        let srv = server(&[
+            ("aws_access_key_id", "AKIDSECRET"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
         let s = ServerSettings::resolve("srv", &srv, &[]).unwrap();
         let shown = format!("{s:?}");
-        assert!(!shown.contains("TOPSECRET") && !shown.contains("AKIDSECRET"), "{shown}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("AKIDSECRET"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -163,19 +163,32 @@ impl CognitoClient {
                 format!("Cognito {operation} request to {endpoint} timed out"),
             ),
             SdkError::DispatchFailure(failure) => {
-                let what = if failure.is_timeout() { "timed out" } else { "failed" };
+                let what = if failure.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
                 FdwError::new(
                     ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-                    format!("Cognito {operation} request to {endpoint} {what}: {}", root_cause(&err)),
+                    format!(
+                        "Cognito {operation} request to {endpoint} {what}: {}",
+                        root_cause(&err)
+                    ),
                 )
             }
             SdkError::ResponseError(_) => FdwError::new(
                 ERRCODE_FDW_ERROR,
-                format!("Cognito {operation} response from {endpoint} could not be read: {}", root_cause(&err)),
+                format!(
+                    "Cognito {operation} response from {endpoint} could not be read: {}",
+                    root_cause(&err)
+                ),
             ),
             _ => FdwError::new(
                 ERRCODE_FDW_ERROR,
-                format!("Cognito {operation} request to {endpoint} failed: {}", DisplayErrorContext(&err)),
+                format!(
+                    "Cognito {operation} request to {endpoint} failed: {}",
+                    DisplayErrorContext(&err)
+                ),
             ),
         }
     }

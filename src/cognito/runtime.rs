@@ -27,7 +27,10 @@ pub fn runtime() -> FdwResult<&'static Runtime> {
         .enable_all()
         .build()
         .map_err(|e| {
-            FdwError::new(ERRCODE_FDW_ERROR, format!("could not start the async runtime: {e}"))
+            FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!("could not start the async runtime: {e}"),
+            )
         })?;
     Ok(RUNTIME.get_or_init(|| rt))
 }

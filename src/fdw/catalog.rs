@@ -19,7 +19,9 @@ pub unsafe fn options_of(list: *mut pg_sys::List) -> Vec<(String, String)> {
     list.iter_ptr()
         .map(|def| {
             // SAFETY: catalog options are DefElems with a name and a string value.
-            let name = CStr::from_ptr((*def).defname).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*def).defname)
+                .to_string_lossy()
+                .into_owned();
             let value = CStr::from_ptr(pg_sys::defGetString(def))
                 .to_string_lossy()
                 .into_owned();
@@ -142,12 +144,11 @@ pub fn server_settings(
 
 /// Read a secret through Supabase Vault's interface, by id or by name.
 fn vault_secret(id: &str) -> FdwResult<String> {
-    let has_vault = Spi::get_one::<bool>(
-        "select to_regclass('vault.decrypted_secrets') is not null",
-    )
-    .ok()
-    .flatten()
-    .unwrap_or(false);
+    let has_vault =
+        Spi::get_one::<bool>("select to_regclass('vault.decrypted_secrets') is not null")
+            .ok()
+            .flatten()
+            .unwrap_or(false);
     if !has_vault {
         return Err(FdwError::new(
             ERRCODE_INVALID_SCHEMA_NAME,

@@ -6,8 +6,8 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::pg_sys::AsPgCStr;
+use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::catalog;

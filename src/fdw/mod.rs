@@ -11,12 +11,12 @@ pub mod import;
 pub mod plan;
 pub mod scan;
 
+use pgrx::callconv::{BoxRet, FcInfo};
+use pgrx::datum::Datum;
 use pgrx::pg_sys;
 use pgrx::pgrx_sql_entity_graph::metadata::{
     ArgumentError, Returns, ReturnsError, SqlMapping, SqlTranslatable,
 };
-use pgrx::callconv::{BoxRet, FcInfo};
-use pgrx::datum::Datum;
 use pgrx::PgBox;
 
 /// The value `cognito_fdw_handler()` returns: a palloc'd `FdwRoutine` node.

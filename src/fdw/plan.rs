@@ -3,8 +3,8 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::pg_sys::AsPgCStr;
+use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::catalog;
@@ -48,11 +48,15 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     _foreigntableid: pg_sys::Oid,
 ) {
     let rows = (*baserel).rows;
-    let pages = (rows / f64::from(crate::remote_plan::MAX_PAGE_SIZE)).ceil().max(1.0);
+    let pages = (rows / f64::from(crate::remote_plan::MAX_PAGE_SIZE))
+        .ceil()
+        .max(1.0);
     let startup = REQUEST_COST;
     let total = pages * REQUEST_COST + rows * ROW_COST;
-    // SAFETY: the arguments are the planner's own; NIL lists and NULL relids mean "no
-    // pathkeys, not parameterized, no outer path".
+    // A table referenced laterally can only be scanned below the rels it refers to.
+    let required_outer = (*baserel).lateral_relids;
+    // SAFETY: the arguments are the planner's own; NIL lists mean "no pathkeys, no outer
+    // path, no private data".
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
     let path = pg_sys::create_foreignscan_path(
         root,
@@ -62,7 +66,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         startup,
         total,
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
     );
@@ -77,7 +81,7 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         startup,
         total,
         std::ptr::null_mut(),
-        std::ptr::null_mut(),
+        required_outer,
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),

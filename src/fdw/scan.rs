@@ -8,10 +8,11 @@
 use std::collections::VecDeque;
 use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 use pgrx::pg_sys::AsPgCStr;
+use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode::*;
 
 use super::catalog;
@@ -27,6 +28,26 @@ struct ScanState {
     plan: RemotePlan,
     /// None under EXPLAIN without ANALYZE: no credentials are read and no request is made.
     remote: Option<Remote>,
+}
+
+/// Scan states alive in this backend. Between statements it is 0; anything else is a leak.
+static LIVE_SCANS: AtomicUsize = AtomicUsize::new(0);
+
+pub fn live_scans() -> usize {
+    LIVE_SCANS.load(Ordering::Relaxed)
+}
+
+impl ScanState {
+    fn new(plan: RemotePlan, remote: Option<Remote>) -> ScanState {
+        LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
+        ScanState { plan, remote }
+    }
+}
+
+impl Drop for ScanState {
+    fn drop(&mut self) {
+        LIVE_SCANS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Remote {
@@ -145,7 +166,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     // it outlives every use; the Box is released exactly once (see release_state).
     let cell = pg_sys::MemoryContextAllocZero(query_cxt, std::mem::size_of::<StateCell>())
         .cast::<StateCell>();
-    (*cell).state = Box::into_raw(Box::new(ScanState { plan, remote }));
+    (*cell).state = Box::into_raw(Box::new(ScanState::new(plan, remote)));
     (*cell).callback.func = Some(release_state);
     (*cell).callback.arg = cell.cast();
     pg_sys::MemoryContextRegisterResetCallback(query_cxt, &mut (*cell).callback);
@@ -184,7 +205,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
             Ok(None) => {}
             Err(what) => FdwError::new(
                 ERRCODE_FDW_INVALID_DATA_TYPE,
-                format!("value of user \"{}\" does not fit its column: {what}", user.username),
+                format!(
+                    "value of user \"{}\" does not fit its column: {what}",
+                    user.username
+                ),
             )
             .raise(),
         }

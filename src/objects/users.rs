@@ -50,7 +50,11 @@ const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json];
 
 fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     if let Some(attribute) = &column.attribute {
-        let types = if attribute.ends_with("_verified") { FLAG } else { &[ColumnType::Text, ColumnType::Bool] };
+        let types = if attribute.ends_with("_verified") {
+            FLAG
+        } else {
+            &[ColumnType::Text, ColumnType::Bool]
+        };
         return Some((Field::Attribute(attribute.clone()), types));
     }
     let name = column.name.as_str();
@@ -82,7 +86,11 @@ pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
     };
     let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
     match crate::convert::ColumnType::of(column.type_oid) {
-        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan { index: column.index, field, ty }),
+        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan {
+            index: column.index,
+            field,
+            ty,
+        }),
         _ => Err(FdwError::new(
             ERRCODE_FDW_INVALID_DATA_TYPE,
             format!(
@@ -173,7 +181,10 @@ mod tests {
         assert!(err.message.contains("\"enabled\""), "{}", err.message);
         assert_eq!(err.hint.as_deref(), Some("Declare it as boolean."));
         let err = plan_column(&col("created_at", pg_sys::TEXTOID, None)).unwrap_err();
-        assert_eq!(err.hint.as_deref(), Some("Declare it as timestamp or timestamptz."));
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("Declare it as timestamp or timestamptz.")
+        );
         let err = plan_column(&col("shoe_size", pg_sys::TEXTOID, None)).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND);
     }
@@ -186,7 +197,10 @@ mod tests {
                 ("email".into(), "a@example.com".into()),
                 ("family_name".into(), "O'Brien \"\\\"".into()),
             ],
-            created: Some(Instant { secs: 946_684_801, nanos: 0 }),
+            created: Some(Instant {
+                secs: 946_684_801,
+                nanos: 0,
+            }),
             modified: None,
             enabled: false,
             status: Some("CONFIRMED".into()),
@@ -199,8 +213,13 @@ mod tests {
         assert_eq!(u.value(&Field::Username), Value::Text("alice".into()));
         assert_eq!(u.value(&Field::Enabled), Value::Bool(false));
         assert_eq!(u.value(&Field::UpdatedAt), Value::Null);
-        assert_eq!(u.value(&Field::Attribute("phone_number".into())), Value::Null);
-        let Value::Json(doc) = u.value(&Field::AllAttributes) else { panic!("not json") };
+        assert_eq!(
+            u.value(&Field::Attribute("phone_number".into())),
+            Value::Null
+        );
+        let Value::Json(doc) = u.value(&Field::AllAttributes) else {
+            panic!("not json")
+        };
         assert_eq!(doc["family_name"], "O'Brien \"\\\"");
         assert_eq!(doc["sub"], "0b1c");
     }

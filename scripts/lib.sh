@@ -1,0 +1,217 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/test.sh and scripts/demo.sh. Source it; it does
+# nothing by itself. Callers should `trap cleanup EXIT` right after sourcing so
+# that whatever they start is stopped even when a step fails.
+#
+# Exports after the start_* functions:
+#   start_pg:     PG_BASE PG_DATA PG_LOG PG_SOCKET_DIR PGHOST PGPORT PGUSER
+#   start_moto:   MOTO_PID MOTO_URL MOTO_PORT MOTO_STATE MOTO_LOG
+#   start_silent: SILENT_PID SILENT_PORT SILENT_URL SILENT_LOG
+# KEEP=1 keeps PG_BASE (data dir and log) when stopping.
+
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+VENV="$ROOT/.venv"
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_CONFIG=/usr/bin/pg_config
+PGRX_VERSION=0.16.1
+APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang)
+PY_PACKAGES=('moto[server,cognitoidp]' pytest 'psycopg[binary]')
+
+# The AWS SDK inside the backend (and boto3 in tests) must never fall back to
+# the EC2 metadata address when a test leaves credentials or region out: only
+# loopback traffic is allowed here.
+export AWS_EC2_METADATA_DISABLED=true
+
+log() { echo "==> $*" >&2; }
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+# PostgreSQL refuses to run as root. cd / because postgres cannot read /root.
+as_postgres() { (cd / && runuser -u postgres -- env AWS_EC2_METADATA_DISABLED=true "$@"); }
+
+# True if something already accepts connections on 127.0.0.1:PORT.
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# ---------------------------------------------------------------- tools ----
+
+setup_tools() {
+    local missing=() p
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "apt-get install ${missing[*]}"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+    fi
+
+    if ! cargo pgrx --version 2>/dev/null | grep -F "$PGRX_VERSION" >/dev/null; then
+        log "cargo install cargo-pgrx $PGRX_VERSION (takes ~7 min)"
+        cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+    fi
+    if ! grep -qs '^pg15' "$HOME/.pgrx/config.toml"; then
+        log "cargo pgrx init --pg15 $PG_CONFIG"
+        cargo pgrx init --pg15 "$PG_CONFIG"
+    fi
+
+    if [[ ! -x "$VENV/bin/python" ]]; then
+        log "creating $VENV"
+        python3 -m venv "$VENV"
+    fi
+    # Importing is the cheap idempotency check; pip itself takes seconds even
+    # when everything is present.
+    if ! "$VENV/bin/python" -c 'import moto.server, moto.cognitoidp, pytest, psycopg, boto3' 2>/dev/null; then
+        log "pip install ${PY_PACKAGES[*]}"
+        PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q "${PY_PACKAGES[@]}"
+    fi
+}
+
+build_extension() {
+    log "cargo pgrx install --release"
+    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
+}
+
+# ----------------------------------------------------------- postgresql ----
+
+# start_pg PORT [BASE_DIR]: new cluster in BASE_DIR (default: a fresh mktemp
+# dir) laid out as BASE_DIR/{data,sock,postgres.log}.
+start_pg() {
+    local port=$1 locale=C
+    port_in_use "$port" && die "port $port is already in use (set PG_PORT)"
+    PG_BASE=${2:-$(mktemp -d /tmp/wrappers-pg.XXXXXX)}
+    PG_DATA=$PG_BASE/data
+    PG_SOCKET_DIR=$PG_BASE/sock
+    PG_LOG=$PG_BASE/postgres.log
+    export PG_BASE PG_DATA PG_SOCKET_DIR PG_LOG
+    mkdir -p "$PG_SOCKET_DIR"
+    chown -R postgres:postgres "$PG_BASE"
+    chmod 700 "$PG_BASE"
+
+    # grep without -q: an early exit would SIGPIPE `locale` and trip pipefail.
+    locale -a 2>/dev/null | grep -iE '^c\.utf-?8$' >/dev/null && locale=C.UTF-8
+    log "initdb $PG_DATA (locale $locale)"
+    as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=trust -E UTF8 \
+        --locale="$locale" >"$PG_BASE/initdb.log" 2>&1 ||
+        { cat "$PG_BASE/initdb.log" >&2; return 1; }
+    cat >>"$PG_DATA/postgresql.conf" <<EOF
+# added by scripts/lib.sh start_pg
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$PG_SOCKET_DIR'
+log_min_error_statement = panic
+shared_buffers = 64MB
+max_connections = 50
+logging_collector = off
+EOF
+    log "starting PostgreSQL on 127.0.0.1:$port (log $PG_LOG)"
+    as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null ||
+        { tail -n 30 "$PG_LOG" >&2; return 1; }
+    export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
+}
+
+stop_pg() {
+    [[ -n "${PG_BASE:-}" ]] || return 0
+    if [[ -f "$PG_DATA/postmaster.pid" ]]; then
+        log "stopping PostgreSQL ($PG_DATA)"
+        as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null || true
+    fi
+    if [[ "${KEEP:-0}" == 1 ]]; then
+        log "KEEP=1: leaving $PG_BASE"
+    else
+        rm -rf "$PG_BASE"
+    fi
+    unset PG_BASE
+}
+
+# ------------------------------------------------------------ emulators ----
+
+# stop_pid PID: TERM, then KILL if it is still there after 10 s.
+stop_pid() {
+    local pid=$1 i
+    kill "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}
+
+# start_moto PORT [seeded_moto.py args...]
+start_moto() {
+    local port=$1 i
+    shift
+    port_in_use "$port" && die "port $port is already in use (set MOTO_PORT)"
+    MOTO_PORT=$port
+    MOTO_URL=http://127.0.0.1:$port
+    MOTO_STATE=${MOTO_STATE:-$(mktemp -u /tmp/wrappers-moto.XXXXXX).json}
+    MOTO_LOG=${MOTO_STATE%.json}.log
+    rm -f "$MOTO_STATE"
+    log "starting seeded moto on $MOTO_URL $*"
+    "$VENV/bin/python" "$ROOT/tests/emulator/seeded_moto.py" --port "$port" \
+        --state "$MOTO_STATE" "$@" </dev/null >"$MOTO_LOG" 2>&1 &
+    MOTO_PID=$!
+    export MOTO_PID MOTO_PORT MOTO_URL MOTO_STATE MOTO_LOG
+    # The state file appears only once the server is bound; then confirm it
+    # really answers HTTP.
+    for ((i = 0; i < 600; i++)); do
+        kill -0 "$MOTO_PID" 2>/dev/null || { cat "$MOTO_LOG" >&2; die "seeded moto exited"; }
+        if [[ -s "$MOTO_STATE" ]] && "$VENV/bin/python" -c \
+            'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+            "$MOTO_URL" 2>/dev/null; then
+            head -n 1 "$MOTO_LOG" >&2 # the pools it seeded
+            return 0
+        fi
+        sleep 0.2
+    done
+    cat "$MOTO_LOG" >&2
+    die "seeded moto did not answer on $MOTO_URL within 120 s"
+}
+
+stop_moto() {
+    [[ -n "${MOTO_PID:-}" ]] || return 0
+    log "stopping moto (pid $MOTO_PID)"
+    stop_pid "$MOTO_PID"
+    rm -f "$MOTO_STATE" "$MOTO_LOG"
+    unset MOTO_PID MOTO_STATE
+}
+
+# start_silent PORT: a server that accepts and never answers (timeout tests).
+start_silent() {
+    local port=$1 i
+    port_in_use "$port" && die "port $port is already in use (set SILENT_PORT)"
+    SILENT_PORT=$port
+    SILENT_URL=http://127.0.0.1:$port
+    SILENT_LOG=$(mktemp /tmp/wrappers-silent.XXXXXX.log)
+    "$VENV/bin/python" "$ROOT/tests/emulator/silent_server.py" --port "$port" \
+        </dev/null >"$SILENT_LOG" 2>&1 &
+    SILENT_PID=$!
+    export SILENT_PID SILENT_PORT SILENT_URL SILENT_LOG
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$SILENT_PID" 2>/dev/null || { cat "$SILENT_LOG" >&2; die "silent server exited"; }
+        port_in_use "$port" && { log "silent server on $SILENT_URL"; return 0; }
+        sleep 0.1
+    done
+    die "silent server did not listen on $port"
+}
+
+stop_silent() {
+    [[ -n "${SILENT_PID:-}" ]] || return 0
+    stop_pid "$SILENT_PID"
+    rm -f "$SILENT_LOG"
+    unset SILENT_PID
+}
+
+# For `trap cleanup EXIT`: stop everything started. On failure, show the tail
+# of the server logs first, since they are deleted with their directories.
+cleanup() {
+    local rc=$?
+    if ((rc != 0)); then
+        [[ -n "${PG_BASE:-}" && -f "${PG_LOG:-}" ]] &&
+            { echo "--- last lines of $PG_LOG:" >&2; tail -n 40 "$PG_LOG" >&2; }
+        [[ -n "${MOTO_PID:-}" && -f "${MOTO_LOG:-}" ]] &&
+            { echo "--- last lines of $MOTO_LOG:" >&2; tail -n 20 "$MOTO_LOG" >&2; }
+    fi
+    stop_silent || true
+    stop_moto || true
+    stop_pg || true
+    return "$rc"
+}

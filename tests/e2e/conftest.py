@@ -1,0 +1,105 @@
+"""Fixtures for the end-to-end tests.
+
+They expect the services that scripts/test.sh starts (see scripts/lib.sh):
+a PostgreSQL 15 cluster with the extension installed (PGHOST/PGPORT/PGUSER),
+the seeded moto emulator (MOTO_STATE = its state JSON) and the silent server
+(SILENT_URL).
+"""
+
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Pin what would otherwise vary with the machine or the user's settings, so
+# that expected output files stay byte-for-byte stable.
+PSQL_ENV_FIXED = {
+    "PGTZ": "UTC",
+    "PGDATESTYLE": "ISO, MDY",
+    "PGCLIENTENCODING": "UTF8",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+def _pg_env():
+    env = dict(os.environ)
+    env.setdefault("PGHOST", "127.0.0.1")
+    env.setdefault("PGUSER", "postgres")
+    if "PGPORT" not in env:
+        pytest.fail("PGPORT is not set: run scripts/test.sh, or start_pg from scripts/lib.sh")
+    env.update(PSQL_ENV_FIXED)
+    # A stray PGDATABASE/PGOPTIONS from the caller would change what runs.
+    env.pop("PGDATABASE", None)
+    env.pop("PGOPTIONS", None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_env():
+    """Environment (dict) for running psql/libpq clients against the test cluster."""
+    return _pg_env()
+
+
+@pytest.fixture(scope="session")
+def state():
+    """The seeded emulator's state JSON: region, endpoint, pools.{main,big,empty,demo}.{id,users}."""
+    path = os.environ.get("MOTO_STATE")
+    if not path or not Path(path).is_file():
+        pytest.fail("MOTO_STATE does not name the emulator state file: run scripts/test.sh")
+    return json.loads(Path(path).read_text())
+
+
+@pytest.fixture(scope="session")
+def silent_url():
+    url = os.environ.get("SILENT_URL")
+    if not url:
+        pytest.fail("SILENT_URL is not set: run scripts/test.sh")
+    return url
+
+
+def run_psql(env, dbname, sql, *extra_args, timeout=300):
+    """Run SQL (any number of statements) with psql; stop at the first error.
+
+    Returns (returncode, combined stdout+stderr).
+    """
+    proc = subprocess.run(
+        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dbname, *extra_args, "-f", "-"],
+        input=sql, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, timeout=timeout,
+    )
+    return proc.returncode, proc.stdout
+
+
+@pytest.fixture(scope="session")
+def psql(pg_env):
+    """psql(dbname, sql) -> (rc, output)."""
+
+    def _psql(dbname, sql, *extra_args, timeout=300):
+        return run_psql(pg_env, dbname, sql, *extra_args, timeout=timeout)
+
+    return _psql
+
+
+def create_db(psql, name):
+    rc, out = psql("postgres", f'drop database if exists "{name}" with (force);\n'
+                               f'create database "{name}";\n')
+    assert rc == 0, f"could not create database {name}:\n{out}"
+
+
+def drop_db(psql, name):
+    rc, out = psql("postgres", f'drop database if exists "{name}" with (force);\n')
+    assert rc == 0, f"could not drop database {name}:\n{out}"
+
+
+@pytest.fixture
+def fresh_db(psql):
+    """Name of a new, empty database, dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    create_db(psql, name)
+    yield name
+    drop_db(psql, name)

@@ -1,0 +1,230 @@
+"""Properties of the FDW layer that an expected-output file cannot show: results equal to
+what the emulator holds, flat memory, cancel, no state left behind after errors, and no
+secret in any message or log line."""
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import boto3
+import psycopg
+import pytest
+
+from conftest import ROOT
+
+FIGURES = ROOT / "tests" / "results" / "figures.txt"
+SECRET = "TOPSECRET-7f3a9c-do-not-print"
+
+
+def figure(line):
+    """Record a measured figure for the closing note and the CI log."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES.open("a") as f:
+        f.write(line + "\n")
+    print(line)
+
+
+def connect(pg_env, dbname):
+    return psycopg.connect(host=pg_env["PGHOST"], port=pg_env["PGPORT"],
+                           user=pg_env["PGUSER"], dbname=dbname, autocommit=True)
+
+
+def setup_wrapper(conn, state, silent_url, secret="x"):
+    region, endpoint = state["region"], state["endpoint"]
+    pools = state["pools"]
+    conn.execute("create schema if not exists extensions")
+    conn.execute("create extension if not exists wrappers with schema extensions")
+    conn.execute("set search_path = public, extensions")
+    conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
+                 "validator cognito_fdw_validator")
+    for name, pool, url in [("main", pools["main"]["id"], endpoint),
+                            ("big", pools["big"]["id"], endpoint),
+                            ("silent", pools["main"]["id"], silent_url)]:
+        conn.execute(f"""create server {name}_server foreign data wrapper cognito_wrapper
+            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{secret}',
+                     region '{region}', user_pool_id '{pool}', endpoint_url '{url}',
+                     request_timeout_ms '60000')""")
+        conn.execute(f"""create foreign table {name}_users (
+              username text, email text, status text, enabled boolean,
+              created_at timestamp, updated_at timestamp, attributes jsonb)
+            server {name}_server options (object 'users')""")
+
+
+@pytest.fixture
+def db(pg_env, fresh_db, state, silent_url):
+    with connect(pg_env, fresh_db) as conn:
+        setup_wrapper(conn, state, silent_url)
+    return fresh_db
+
+
+def live_scans(conn):
+    return conn.execute("select extensions.cognito_fdw_live_scans()").fetchone()[0]
+
+
+def test_rows_equal_what_the_emulator_holds(pg_env, db, state):
+    client = boto3.client("cognito-idp", endpoint_url=state["endpoint"],
+                          region_name=state["region"], aws_access_key_id="AKIAEXAMPLE",
+                          aws_secret_access_key="x")
+    expected = {}
+    for page in client.get_paginator("list_users").paginate(
+            UserPoolId=state["pools"]["main"]["id"], PaginationConfig={"PageSize": 60}):
+        for u in page["Users"]:
+            attrs = {a["Name"]: a["Value"] for a in u.get("Attributes", [])}
+            expected[u["Username"]] = (
+                attrs.get("email"), u["UserStatus"], u["Enabled"],
+                u["UserCreateDate"].replace(tzinfo=None),
+                u["UserLastModifiedDate"].replace(tzinfo=None), attrs)
+    with connect(pg_env, db) as conn:
+        rows = conn.execute("select username, email, status, enabled, created_at, updated_at, "
+                            "attributes from main_users").fetchall()
+    got = {r[0]: tuple(r[1:]) for r in rows}
+    assert len(rows) == len(got) == state["pools"]["main"]["users"] == len(expected)
+    assert got == expected
+
+
+def vm_hwm_kb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmHWM line")
+
+
+def test_memory_stays_flat_while_8000_large_users_stream(pg_env, db, state):
+    users = state["pools"]["big"]["users"]
+    assert users >= 8000, "start the emulator with --big-users 8000"
+    with connect(pg_env, db) as conn:
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        # Warm-up: load the library, build the client, touch every code path once.
+        conn.execute("select count(attributes) from (select * from big_users limit 200) s")
+        before = vm_hwm_kb(pid)
+        count, payload = conn.execute(
+            "select count(*), sum(length(attributes::text)) from big_users").fetchone()
+        after = vm_hwm_kb(pid)
+    assert count == users
+    assert payload > 16 * 1024 * 1024, "each user should carry about 2 KB"
+    growth_mb = (after - before) / 1024
+    figure(f"memory: VmHWM grew {growth_mb:.2f} MB while {count} users "
+           f"({payload / 1024 / 1024:.1f} MB of attributes) streamed through one query")
+    assert growth_mb < 8
+
+
+def run_and_time(conn, sql):
+    start = time.monotonic()
+    with pytest.raises(psycopg.errors.QueryCanceled) as err:
+        conn.execute(sql)
+    return time.monotonic() - start, err.value
+
+
+def test_statement_timeout_ends_a_request_that_never_gets_an_answer(pg_env, db):
+    with connect(pg_env, db) as conn:
+        conn.execute("set statement_timeout = '1s'")
+        elapsed, err = run_and_time(conn, "select * from silent_users")
+        assert "statement timeout" in str(err)
+        figure(f"cancel: statement_timeout 1s ended a silent request after {elapsed:.3f} s")
+        assert 0.9 < elapsed < 1.5
+        conn.execute("reset statement_timeout")
+        assert conn.execute("select count(*) from main_users").fetchone()[0] == 1200
+        assert live_scans(conn) == 0
+
+
+def test_pg_cancel_backend_ends_a_waiting_scan_within_a_second(pg_env, db):
+    with connect(pg_env, db) as conn, connect(pg_env, db) as other:
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        cancelled_at = []
+
+        def cancel():
+            time.sleep(0.7)
+            cancelled_at.append(time.monotonic())
+            other.execute("select pg_cancel_backend(%s)", (pid,))
+
+        thread = threading.Thread(target=cancel)
+        thread.start()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("select * from silent_users")
+        to_error = time.monotonic() - cancelled_at[0]
+        thread.join()
+        figure(f"cancel: pg_cancel_backend to error took {to_error * 1000:.0f} ms")
+        assert to_error < 1.0
+        assert conn.execute("select 1").fetchone()[0] == 1
+        assert live_scans(conn) == 0
+
+
+def test_no_scan_state_outlives_its_query_on_any_path(pg_env, db):
+    with connect(pg_env, db) as conn:
+        # An open cursor holds exactly one scan: the counter does count.
+        conn.execute("begin")
+        conn.execute("declare c cursor for select username from main_users")
+        conn.execute("fetch 3 from c")
+        assert live_scans(conn) == 1
+        conn.execute("rollback")
+        assert live_scans(conn) == 0
+        # An error raised mid-scan, by PostgreSQL, on the 500th user.
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("select 1 / (case when username = 'user0500' then 0 else 1 end) "
+                         "from main_users")
+        assert live_scans(conn) == 0
+        # The same inside a subtransaction that is rolled back, the outer one going on.
+        conn.execute("begin")
+        conn.execute("savepoint a")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            conn.execute("select 1 / (case when username = 'user0100' then 0 else 1 end) "
+                         "from main_users")
+        conn.execute("rollback to savepoint a")
+        assert live_scans(conn) == 0
+        assert conn.execute("select count(*) from main_users").fetchone()[0] == 1200
+        conn.execute("commit")
+        # A cursor left open at commit is closed by PostgreSQL.
+        conn.execute("begin")
+        conn.execute("declare d cursor for select username from main_users")
+        conn.execute("fetch 1 from d")
+        conn.execute("commit")
+        assert live_scans(conn) == 0
+
+
+def test_no_secret_in_messages_explain_or_the_server_log(pg_env, fresh_db, state, silent_url):
+    log = Path(os.environ["PG_LOG"])
+    log_start = log.stat().st_size
+    seen = []
+    with connect(pg_env, fresh_db) as conn:
+        conn.add_notice_handler(lambda n: seen.append(str(n.message_primary)))
+        setup_wrapper(conn, state, silent_url, secret=SECRET)
+        conn.execute(f"""create server missing_pool foreign data wrapper cognito_wrapper
+            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
+                     region '{state["region"]}', user_pool_id 'us-east-1_missing',
+                     endpoint_url '{state["endpoint"]}')""")
+        conn.execute("create foreign table missing_users (username text) "
+                     "server missing_pool options (object 'users')")
+        conn.execute(f"""create server refused foreign data wrapper cognito_wrapper
+            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
+                     region 'us-east-1', user_pool_id 'p', endpoint_url 'http://127.0.0.1:1',
+                     max_attempts '1')""")
+        conn.execute("create foreign table refused_users (username text) "
+                     "server refused options (object 'users')")
+        conn.execute("create foreign table bad_type (enabled int) "
+                     "server main_server options (object 'users')")
+        statements = [
+            "select * from missing_users",
+            "select * from refused_users",
+            "select * from bad_type",
+            "set statement_timeout = '300ms'; select * from silent_users",
+            f"create server dup foreign data wrapper cognito_wrapper options (region 'r', "
+            f"user_pool_id 'p', aws_access_key_id 'a', aws_secret_access_key '{SECRET}', "
+            f"api_key_id 'v')",
+            f"create user mapping for public server main_server options "
+            f"(aws_secret_access_key '{SECRET}')",
+        ]
+        for sql in statements:
+            with pytest.raises(psycopg.Error) as err:
+                conn.execute(sql)
+            diag = err.value.diag
+            seen += [str(x) for x in (diag.message_primary, diag.message_detail,
+                                      diag.message_hint, diag.context)]
+            conn.execute("reset statement_timeout")
+        plan = conn.execute("explain (analyze, verbose) select * from main_users").fetchall()
+        seen += [r[0] for r in plan]
+    assert any("ResourceNotFoundException" in s for s in seen)
+    assert any("Connection refused" in s for s in seen)
+    written = log.read_bytes()[log_start:].decode(errors="replace")
+    for text in seen + [written]:
+        assert SECRET not in text

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Serve a moto Cognito emulator whose user pools are already filled.
+
+Creating thousands of users over HTTP is slow (10,000 AdminCreateUser calls
+take ~35 s), so this fills moto's in-process backend directly and then serves
+that very backend over HTTP on 127.0.0.1.
+
+Everything is deterministic: moto's own random source (which makes pool ids and
+each user's `sub`) and our data generator are seeded, and create/modify dates
+are fixed, so the same options always give the same pools, ids and users.
+
+Pools (see --help):
+  main   N users (default 1200) named user0001..., with quirks chosen by index i
+         (1-based) so tests can reason about them:
+           i % 100 == 7      no email attribute at all
+           i % 50 == 3       disabled
+           i % 10 == 1       UNCONFIRMED
+           i % 10 == 2       FORCE_CHANGE_PASSWORD
+           i % 97 == 5       RESET_REQUIRED      (unless one of the two above)
+           otherwise         CONFIRMED
+           i % 3 == 0        custom:tenant in acme / globex / initech (by i//3 % 3)
+           i % 4 == 0        phone_number +1555NNNNNNN
+           i % 5 == 0 / 1    email_verified 'true' / 'false' (others: absent)
+         and users 1..8 carry hand-picked awkward names (SPECIAL_NAMES below).
+  big    --big-users N users big00001..., each with a 2000-character custom:blob
+  empty  no users
+  demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled
+
+Once serving, --state FILE receives:
+  {"region": ..., "endpoint": "http://127.0.0.1:PORT", "account_id": ...,
+   "pools": {"main": {"id": ..., "users": N, "counts": {...}}, ...}}
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import random
+import signal
+import sys
+import threading
+import time
+
+ACCOUNT_ID = "123456789012"
+SEED = 20240101
+BASE_DATE = datetime.datetime(2024, 1, 1, 0, 0, 0)
+
+GIVEN = ["Ada", "Grace", "Alan", "Linus", "Barbara", "Ken", "Margaret", "Dennis",
+         "Frances", "Edsger", "Radia", "Donald", "Hedy", "John", "Katherine", "Niklaus"]
+FAMILY = ["Lovelace", "Hopper", "Turing", "Torvalds", "Liskov", "Thompson", "Hamilton",
+          "Ritchie", "Allen", "Dijkstra", "Perlman", "Knuth", "Lamarr", "Backus",
+          "Johnson", "Wirth"]
+
+# (given_name, family_name) for main-pool users 1..8: non-ASCII, emoji, quotes, backslashes.
+SPECIAL_NAMES = [
+    ("Zoë", "Ångström"),
+    ("José", "Muñoz"),
+    ("山田", "太郎"),
+    ("🦀 Ferris", "Crab 🎉"),
+    ("Conan", 'O\'Brien "the \\ one"'),
+    ('Say "hi"', "it's"),
+    ("back\\slash\\", "C:\\Users\\x"),
+    ("Ελένη", "Ιωάννου"),
+]
+
+TENANTS = ["acme", "globex", "initech"]
+
+DEMO_USERS = [
+    # username, given, family, status, enabled, tenant
+    ("alice", "Alice", "Anderson", "CONFIRMED", True, "acme"),
+    ("bob", "Bob", "Brown", "CONFIRMED", True, "acme"),
+    ("carol", "Carol", "Clark", "FORCE_CHANGE_PASSWORD", True, "globex"),
+    ("dave", "Dave", "Davis", "CONFIRMED", False, "globex"),
+    ("erin", "Erin", "Evans", "UNCONFIRMED", True, "initech"),
+    ("frank", "Frank", "Fischer", "CONFIRMED", True, "acme"),
+    ("grace", "Grace", "Garcia", "CONFIRMED", True, "initech"),
+    ("heidi", "Heidi", "Hoffmann", "RESET_REQUIRED", True, "globex"),
+    ("ivan", "Ivan", "Ivanov", "CONFIRMED", True, "acme"),
+    ("judy", "Judy", "Jones", "UNCONFIRMED", True, "initech"),
+    ("mallory", "Mallory", "Miller", "CONFIRMED", False, "globex"),
+    ("zoe", "Zoë", "Ångström", "CONFIRMED", True, "acme"),
+]
+
+
+def schema(*custom):
+    """Standard attributes plus custom String attributes (moto drops the
+    standard ones from DescribeUserPool once any Schema is given)."""
+    from moto.cognitoidp.models import CognitoIdpUserPoolAttribute
+
+    attrs = [dict(spec, Name=name)
+             for name, spec in CognitoIdpUserPoolAttribute.STANDARD_SCHEMA.items()]
+    for name, max_len in custom:
+        attrs.append({"Name": name, "AttributeDataType": "String", "Mutable": True,
+                      "StringAttributeConstraints": {"MinLength": "0",
+                                                     "MaxLength": str(max_len)}})
+    return attrs
+
+
+class Seeder:
+    def __init__(self, backend):
+        self.backend = backend
+        self.user_no = 0  # drives the fixed create dates
+
+    def pool(self, name, *custom):
+        from moto.moto_api._internal import mock_random
+
+        # Reseed per pool so a pool's id and subs do not depend on which
+        # other pools were created or how big they are.
+        mock_random.seed(f"{SEED}-{name}")
+        return self.backend.create_user_pool(name, {"Schema": schema(*custom)}).id
+
+    def user(self, pool_id, username, attrs, status="CONFIRMED", enabled=True):
+        from moto.cognitoidp.models import UserStatus
+
+        user = self.backend.admin_create_user(
+            pool_id, username, "SUPPRESS", "Temp-Passw0rd!",
+            [{"Name": k, "Value": v} for k, v in attrs.items()])
+        # admin_create_user always gives FORCE_CHANGE_PASSWORD; moto has no
+        # admin call for UNCONFIRMED, so set the status field directly.
+        user.status = UserStatus[status]
+        user.enabled = enabled
+        self.user_no += 1
+        user.create_date = BASE_DATE + datetime.timedelta(minutes=self.user_no)
+        user.last_modified_date = user.create_date + datetime.timedelta(seconds=30)
+        return user
+
+
+def seed_main(s, n):
+    rng = random.Random(SEED)
+    pool_id = s.pool("main", ("tenant", 256))
+    width = max(4, len(str(n)))
+    counts = {"no_email": 0, "disabled": 0, "tenant": 0, "phone_number": 0,
+              "status": {}}
+    for i in range(1, n + 1):
+        username = f"user{i:0{width}d}"
+        given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+        if i <= len(SPECIAL_NAMES):
+            given, family = SPECIAL_NAMES[i - 1]
+        attrs = {"given_name": given, "family_name": family}
+        if i % 100 == 7:
+            counts["no_email"] += 1
+        else:
+            attrs["email"] = f"{username}@example.com"
+        if i % 5 == 0:
+            attrs["email_verified"] = "true"
+        elif i % 5 == 1:
+            attrs["email_verified"] = "false"
+        if i % 3 == 0:
+            attrs["custom:tenant"] = TENANTS[(i // 3) % 3]
+            counts["tenant"] += 1
+        if i % 4 == 0:
+            attrs["phone_number"] = f"+1555{i:07d}"
+            counts["phone_number"] += 1
+        if i % 10 == 1:
+            status = "UNCONFIRMED"
+        elif i % 10 == 2:
+            status = "FORCE_CHANGE_PASSWORD"
+        elif i % 97 == 5:
+            status = "RESET_REQUIRED"
+        else:
+            status = "CONFIRMED"
+        counts["status"][status] = counts["status"].get(status, 0) + 1
+        enabled = i % 50 != 3
+        counts["disabled"] += not enabled
+        s.user(pool_id, username, attrs, status, enabled)
+    return {"id": pool_id, "users": n, "counts": counts}
+
+
+def seed_big(s, n):
+    pool_id = s.pool("big", ("blob", 2048))
+    for i in range(1, n + 1):
+        username = f"big{i:05d}"
+        # Cheap deterministic filler; 2000 chars stays under Cognito's 2048 limit.
+        blob = (hashlib.sha256(username.encode()).hexdigest() * 32)[:2000]
+        s.user(pool_id, username, {"email": f"{username}@example.com",
+                                   "given_name": "Big", "family_name": f"User {i}",
+                                   "custom:blob": blob})
+    return {"id": pool_id, "users": n}
+
+
+def seed_demo(s):
+    pool_id = s.pool("demo", ("tenant", 256))
+    for username, given, family, status, enabled, tenant in DEMO_USERS:
+        s.user(pool_id, username, {
+            "email": f"{username}@example.com", "email_verified": "true",
+            "given_name": given, "family_name": family, "custom:tenant": tenant,
+        }, status, enabled)
+    return {"id": pool_id, "users": len(DEMO_USERS)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--port", type=int, default=5000)
+    ap.add_argument("--region", default="us-east-1")
+    ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
+    ap.add_argument("--pools", default="main,big,empty,demo",
+                    help="comma-separated subset of main,big,empty,demo")
+    ap.add_argument("--main-users", type=int, default=1200)
+    ap.add_argument("--big-users", type=int, default=0,
+                    help="users in the big pool; 0 = do not create it")
+    args = ap.parse_args()
+
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.server import ThreadedMotoServer
+
+    s = Seeder(cognitoidp_backends[ACCOUNT_ID][args.region])
+    wanted = set(args.pools.split(","))
+    pools = {}
+    t0 = time.monotonic()
+    if "main" in wanted:
+        pools["main"] = seed_main(s, args.main_users)
+    if "big" in wanted and args.big_users > 0:
+        pools["big"] = seed_big(s, args.big_users)
+    if "empty" in wanted:
+        pools["empty"] = {"id": s.pool("empty"), "users": 0}
+    if "demo" in wanted:
+        pools["demo"] = seed_demo(s)
+    seed_secs = time.monotonic() - t0
+
+    # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we
+    # just filled; the region of each request comes from its SigV4 scope.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{args.port}"
+    state = {"region": args.region, "endpoint": endpoint, "account_id": ACCOUNT_ID,
+             "seed_seconds": round(seed_secs, 3), "pools": pools}
+    if args.state:
+        tmp = args.state + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(state, f, indent=2)
+        os.replace(tmp, args.state)  # readers never see a half-written file
+    print(f"seeded_moto: serving {endpoint} ({args.region}), seeded in {seed_secs:.2f}s: "
+          + ", ".join(f"{k}={v['id']} ({v['users']})" for k, v in pools.items()),
+          flush=True)
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
