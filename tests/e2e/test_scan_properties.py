@@ -228,3 +228,32 @@ def test_no_secret_in_messages_explain_or_the_server_log(pg_env, fresh_db, state
     written = log.read_bytes()[log_start:].decode(errors="replace")
     for text in seen + [written]:
         assert SECRET not in text
+
+
+def test_aws_errors_carry_the_request_id_and_timeouts_say_so(pg_env, db, state, silent_url):
+    with connect(pg_env, db) as conn:
+        conn.execute(f"""create server missing_pool foreign data wrapper cognito_wrapper
+            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
+                     region '{state["region"]}', user_pool_id 'us-east-1_missing',
+                     endpoint_url '{state["endpoint"]}')""")
+        conn.execute("create foreign table missing_users (username text) "
+                     "server missing_pool options (object 'users')")
+        with pytest.raises(psycopg.errors.FdwTableNotFound) as err:
+            conn.execute("select * from missing_users")
+        assert "us-east-1_missing" in err.value.diag.message_primary
+        detail = err.value.diag.message_detail
+        assert detail.startswith("Cognito ListUsers on user pool us-east-1_missing answered "
+                                 "HTTP 400; AWS request id: ")
+        assert len(detail.rsplit(": ", 1)[1]) >= 8
+
+        conn.execute("alter server silent_server options (set request_timeout_ms '500', "
+                     "add max_attempts '2', add max_backoff_ms '100')")
+        start = time.monotonic()
+        with pytest.raises(psycopg.errors.FdwUnableToEstablishConnection) as err:
+            conn.execute("select * from silent_users")
+        elapsed = time.monotonic() - start
+        assert err.value.diag.message_primary == (
+            f"Cognito ListUsers request to {silent_url} timed out")
+        figure(f"timeout: 2 attempts of 500 ms at a silent endpoint failed after {elapsed:.2f} s")
+        assert 1.0 <= elapsed < 3.0
+        assert live_scans(conn) == 0

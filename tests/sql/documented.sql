@@ -27,10 +27,9 @@ select ftoptions from pg_foreign_table where ftrelid = 'cognito.users'::regclass
 -- every user of the pool, once
 select count(*), count(distinct username) from cognito.users;
 -- the first users as the emulator holds them
-select username, email, status, enabled, attributes->>'given_name' as given_name,
-       created_at <= now() at time zone 'utc' as created_in_past,
-       updated_at >= created_at as updated_after_created
-  from cognito.users order by username limit 5;
+-- (the emulator dates user N at 2024-01-01 00:00 plus N minutes, modified 30 s later)
+select username, email, status, enabled, created_at, updated_at
+  from cognito.users order by username limit 8;
 -- quirks: users without email, disabled, by status
 select count(*) filter (where email is null) as without_email,
        count(*) filter (where not enabled) as disabled,

@@ -1,0 +1,25 @@
+-- Errors from Cognito and from the network say what failed and where, with a fitting SQLSTATE.
+\set SHOW_CONTEXT never
+create schema if not exists extensions;
+create extension if not exists wrappers with schema extensions;
+set search_path = public, extensions;
+create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+
+-- a pool that does not exist (the DETAIL, with the AWS request id, is checked by pytest)
+create server missing_pool foreign data wrapper cognito_wrapper
+  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
+           user_pool_id 'us-east-1_doesnotexist', endpoint_url :'endpoint');
+create foreign table missing (username text) server missing_pool options (object 'users');
+\set VERBOSITY terse
+select * from missing;
+\echo :LAST_ERROR_SQLSTATE
+-- nothing listens at the endpoint
+create server nobody_home foreign data wrapper cognito_wrapper
+  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
+           user_pool_id :'main_pool', endpoint_url 'http://127.0.0.1:1', max_attempts '1');
+create foreign table refused (username text) server nobody_home options (object 'users');
+select * from refused;
+\echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
+-- the session goes on after each
+select count(*) from (select 1) s;
