@@ -24,4 +24,9 @@ start_moto "${MOTO_PORT:-54330}" --big-users "${BIG_USERS:-8000}"
 start_silent "${SILENT_PORT:-54331}"
 
 log "pytest tests/e2e"
+rm -f tests/results/figures.txt
 "$VENV/bin/python" -m pytest -v tests/e2e "$@"
+if [[ -f tests/results/figures.txt ]]; then
+    log "figures measured by this run"
+    cat tests/results/figures.txt
+fi

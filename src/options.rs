@@ -589,3 +589,18 @@ mod tests {
         assert!(markdown_table().contains("| `object` | foreign table | yes |"));
     }
 }
+
+#[cfg(test)]
+mod readme {
+    /// The README's options table is generated from `OPTIONS`; this fails when they drift.
+    /// To refresh it: `cargo test --lib --release readme -- --nocapture` prints the table.
+    #[test]
+    fn readme_options_table_is_current() {
+        let table = super::markdown_table();
+        println!("{table}");
+        assert!(
+            include_str!("../README.md").contains(&table),
+            "README.md's options table differs from options::OPTIONS"
+        );
+    }
+}
