@@ -196,7 +196,8 @@ fn valid_in(place: Place) -> Vec<&'static str> {
         .collect()
 }
 
-fn lookup<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
+/// The value of option `name` among `(name, value)` pairs.
+pub fn lookup<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
     options
         .iter()
         .find(|(k, _)| k == name)

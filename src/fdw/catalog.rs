@@ -8,7 +8,7 @@ use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
-use crate::options::{SecretSource, ServerSettings};
+use crate::options::{lookup, SecretSource, ServerSettings};
 
 /// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
 ///
@@ -30,19 +30,12 @@ pub unsafe fn options_of(list: *mut pg_sys::List) -> Vec<(String, String)> {
         .collect()
 }
 
-fn find<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    options
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 /// The object a foreign table reads, from its `object` option.
 pub fn table_object(relid: pg_sys::Oid) -> FdwResult<Object> {
     // SAFETY: relid is a foreign table the planner or executor is working on, so
     // GetForeignTable finds its catalog row (it raises an ERROR otherwise).
     let options = unsafe { options_of((*pg_sys::GetForeignTable(relid)).options) };
-    let name = find(&options, "object").ok_or_else(|| {
+    let name = lookup(&options, "object").ok_or_else(|| {
         FdwError::new(
             ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
             "foreign table has no option \"object\"",
@@ -83,7 +76,7 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
             name: attribute.name().to_owned(),
             type_oid: attribute.atttypid,
             type_name,
-            attribute: find(&options, "attribute").map(str::to_owned),
+            attribute: lookup(&options, "attribute").map(str::to_owned),
         });
     }
     columns

@@ -30,6 +30,17 @@ def connect(pg_env, dbname):
                            user=pg_env["PGUSER"], dbname=dbname, autocommit=True)
 
 
+def create_table(conn, name, pool, endpoint, region, secret="x", extra=""):
+    """A server NAME_server on POOL at ENDPOINT and a documented users table NAME_users."""
+    conn.execute(f"""create server {name}_server foreign data wrapper cognito_wrapper
+        options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{secret}',
+                 region '{region}', user_pool_id '{pool}', endpoint_url '{endpoint}' {extra})""")
+    conn.execute(f"""create foreign table {name}_users (
+          username text, email text, status text, enabled boolean,
+          created_at timestamp, updated_at timestamp, attributes jsonb)
+        server {name}_server options (object 'users')""")
+
+
 def setup_wrapper(conn, state, silent_url, secret="x"):
     region, endpoint = state["region"], state["endpoint"]
     pools = state["pools"]
@@ -41,14 +52,10 @@ def setup_wrapper(conn, state, silent_url, secret="x"):
     for name, pool, url in [("main", pools["main"]["id"], endpoint),
                             ("big", pools["big"]["id"], endpoint),
                             ("silent", pools["main"]["id"], silent_url)]:
-        conn.execute(f"""create server {name}_server foreign data wrapper cognito_wrapper
-            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{secret}',
-                     region '{region}', user_pool_id '{pool}', endpoint_url '{url}',
-                     request_timeout_ms '60000')""")
-        conn.execute(f"""create foreign table {name}_users (
-              username text, email text, status text, enabled boolean,
-              created_at timestamp, updated_at timestamp, attributes jsonb)
-            server {name}_server options (object 'users')""")
+        create_table(conn, name, pool, url, region, secret, ", request_timeout_ms '60000'")
+    create_table(conn, "missing", "us-east-1_missing", endpoint, region, secret)
+    create_table(conn, "refused", "p", "http://127.0.0.1:1", region, secret,
+                 ", max_attempts '1'")
 
 
 @pytest.fixture
@@ -189,18 +196,6 @@ def test_no_secret_in_messages_explain_or_the_server_log(pg_env, fresh_db, state
     with connect(pg_env, fresh_db) as conn:
         conn.add_notice_handler(lambda n: seen.append(str(n.message_primary)))
         setup_wrapper(conn, state, silent_url, secret=SECRET)
-        conn.execute(f"""create server missing_pool foreign data wrapper cognito_wrapper
-            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
-                     region '{state["region"]}', user_pool_id 'us-east-1_missing',
-                     endpoint_url '{state["endpoint"]}')""")
-        conn.execute("create foreign table missing_users (username text) "
-                     "server missing_pool options (object 'users')")
-        conn.execute(f"""create server refused foreign data wrapper cognito_wrapper
-            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
-                     region 'us-east-1', user_pool_id 'p', endpoint_url 'http://127.0.0.1:1',
-                     max_attempts '1')""")
-        conn.execute("create foreign table refused_users (username text) "
-                     "server refused options (object 'users')")
         conn.execute("create foreign table bad_type (enabled int) "
                      "server main_server options (object 'users')")
         statements = [
@@ -232,12 +227,6 @@ def test_no_secret_in_messages_explain_or_the_server_log(pg_env, fresh_db, state
 
 def test_aws_errors_carry_the_request_id_and_timeouts_say_so(pg_env, db, state, silent_url):
     with connect(pg_env, db) as conn:
-        conn.execute(f"""create server missing_pool foreign data wrapper cognito_wrapper
-            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
-                     region '{state["region"]}', user_pool_id 'us-east-1_missing',
-                     endpoint_url '{state["endpoint"]}')""")
-        conn.execute("create foreign table missing_users (username text) "
-                     "server missing_pool options (object 'users')")
         with pytest.raises(psycopg.errors.FdwTableNotFound) as err:
             conn.execute("select * from missing_users")
         assert "us-east-1_missing" in err.value.diag.message_primary
