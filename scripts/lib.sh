@@ -15,11 +15,13 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_CONFIG=/usr/bin/pg_config
 PGRX_VERSION=0.16.1
 APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang)
-PY_PACKAGES=('moto[server,cognitoidp]' pytest 'psycopg[binary]')
+# Pinned: the seeding script uses moto's internals, which change between releases.
+PY_PACKAGES=('moto[server,cognitoidp]==5.2.5' 'pytest==9.2.0' 'psycopg[binary]==3.3.9')
 
-# The AWS SDK inside the backend (and boto3 in tests) must never fall back to
-# the EC2 metadata address when a test leaves credentials or region out: only
-# loopback traffic is allowed here.
+# A safety net only: the extension builds its clients from explicit settings and
+# never consults the environment or instance metadata, but a test tool (boto3)
+# that was left without credentials must not reach for the EC2 metadata address
+# either: only loopback traffic is allowed here.
 export AWS_EC2_METADATA_DISABLED=true
 
 log() { echo "==> $*" >&2; }
@@ -59,7 +61,8 @@ setup_tools() {
     fi
     # Importing is the cheap idempotency check; pip itself takes seconds even
     # when everything is present.
-    if ! "$VENV/bin/python" -c 'import moto.server, moto.cognitoidp, pytest, psycopg, boto3' 2>/dev/null; then
+    if ! "$VENV/bin/pip" freeze 2>/dev/null | grep -qx 'moto==5.2.5' \
+        || ! "$VENV/bin/python" -c 'import moto.server, moto.cognitoidp, pytest, psycopg, boto3' 2>/dev/null; then
         log "pip install ${PY_PACKAGES[*]}"
         PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q "${PY_PACKAGES[@]}"
     fi
