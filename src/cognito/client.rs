@@ -128,17 +128,30 @@ impl CognitoClient {
     where
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        let endpoint = &self.endpoint;
-        match &err {
-            SdkError::ServiceError(context) => {
-                let e = context.err();
-                let status = context.raw().status().as_u16();
-                let request_id = e.request_id().unwrap_or("none");
-                let detail = format!(
-                    "Cognito {operation} on user pool {} answered HTTP {status}; AWS request id: {request_id}",
-                    self.user_pool_id
+        describe_error(operation, &self.endpoint, &self.user_pool_id, err)
+    }
+}
+
+/// The error a failed call becomes: a service error as `<ErrorCode>: <message>` with the HTTP
+/// status and AWS request id in the DETAIL; a transport failure with the endpoint and its cause.
+fn describe_error<E>(
+    operation: &str,
+    endpoint: &str,
+    user_pool_id: &str,
+    err: SdkError<E, HttpResponse>,
+) -> FdwError
+where
+    E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(context) => {
+            let e = context.err();
+            let status = context.raw().status().as_u16();
+            let request_id = e.request_id().unwrap_or("none");
+            let detail = format!(
+                    "Cognito {operation} on user pool {user_pool_id} answered HTTP {status}; AWS request id: {request_id}"
                 );
-                match e.code() {
+            match e.code() {
                     Some(code) => {
                         let message = e.message().unwrap_or("(no message)");
                         let mut error =
@@ -157,40 +170,39 @@ impl CognitoClient {
                     )
                     .with_detail(detail),
                 }
-            }
-            SdkError::TimeoutError(_) => FdwError::new(
+        }
+        SdkError::TimeoutError(_) => FdwError::new(
+            ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            format!("Cognito {operation} request to {endpoint} timed out"),
+        ),
+        SdkError::DispatchFailure(failure) => {
+            let what = if failure.is_timeout() {
+                "timed out"
+            } else {
+                "failed"
+            };
+            FdwError::new(
                 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-                format!("Cognito {operation} request to {endpoint} timed out"),
-            ),
-            SdkError::DispatchFailure(failure) => {
-                let what = if failure.is_timeout() {
-                    "timed out"
-                } else {
-                    "failed"
-                };
-                FdwError::new(
-                    ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-                    format!(
-                        "Cognito {operation} request to {endpoint} {what}: {}",
-                        root_cause(&err)
-                    ),
-                )
-            }
-            SdkError::ResponseError(_) => FdwError::new(
-                ERRCODE_FDW_ERROR,
                 format!(
-                    "Cognito {operation} response from {endpoint} could not be read: {}",
+                    "Cognito {operation} request to {endpoint} {what}: {}",
                     root_cause(&err)
                 ),
-            ),
-            _ => FdwError::new(
-                ERRCODE_FDW_ERROR,
-                format!(
-                    "Cognito {operation} request to {endpoint} failed: {}",
-                    DisplayErrorContext(&err)
-                ),
-            ),
+            )
         }
+        SdkError::ResponseError(_) => FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "Cognito {operation} response from {endpoint} could not be read: {}",
+                root_cause(&err)
+            ),
+        ),
+        _ => FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "Cognito {operation} request to {endpoint} failed: {}",
+                DisplayErrorContext(&err)
+            ),
+        ),
     }
 }
 
@@ -207,5 +219,71 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
     match chain.len() {
         0 => err.to_string(),
         _ => chain[chain.len().saturating_sub(2)..].join(": "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_cognitoidentityprovider::operation::list_users::ListUsersError;
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(code: &str, message: &str) -> SdkError<ListUsersError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        let raw = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        SdkError::service_error(ListUsersError::generic(meta), raw)
+    }
+
+    fn describe(err: SdkError<ListUsersError, HttpResponse>) -> FdwError {
+        describe_error("ListUsers", "http://127.0.0.1:9", "us-east-1_pool", err)
+    }
+
+    #[test]
+    fn refused_credentials_say_so() {
+        let e = describe(service_error(
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ));
+        assert_eq!(
+            e.message,
+            "UnrecognizedClientException: The security token included in the request is invalid."
+        );
+        assert_eq!(e.code, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(e.hint.unwrap().contains("credentials"));
+        assert!(e.detail.unwrap().starts_with(
+            "Cognito ListUsers on user pool us-east-1_pool answered HTTP 400; AWS request id: "
+        ));
+    }
+
+    #[test]
+    fn missing_pools_and_other_codes() {
+        let e = describe(service_error(
+            "ResourceNotFoundException",
+            "User pool x does not exist.",
+        ));
+        assert_eq!(e.code, ERRCODE_FDW_TABLE_NOT_FOUND);
+        let e = describe(service_error("TooManyRequestsException", "Rate exceeded"));
+        assert_eq!(e.message, "TooManyRequestsException: Rate exceeded");
+        assert_eq!(e.code, ERRCODE_FDW_ERROR);
+        assert!(!e.message.contains("unhandled"));
+    }
+
+    #[test]
+    fn transport_failures_name_the_endpoint_and_the_cause() {
+        let e = describe(SdkError::timeout_error("attempt timeout"));
+        assert_eq!(
+            e.message,
+            "Cognito ListUsers request to http://127.0.0.1:9 timed out"
+        );
+        assert_eq!(e.code, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION);
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = describe(SdkError::dispatch_failure(ConnectorError::io(io.into())));
+        assert!(e
+            .message
+            .starts_with("Cognito ListUsers request to http://127.0.0.1:9 failed: "));
+        assert!(e.message.ends_with("Connection refused"), "{}", e.message);
     }
 }
