@@ -47,6 +47,10 @@ pub enum Kind {
     Int { min: i64, max: i64 },
     /// The name of a Cognito object this wrapper knows.
     Object,
+    /// `true` or `false` (also `on`/`off`, `yes`/`no`).
+    Bool,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
 }
 
 pub struct OptionSpec {
@@ -59,6 +63,8 @@ pub struct OptionSpec {
 }
 
 const CREDENTIAL_PLACES: &[Place] = &[Place::Server, Place::UserMapping];
+/// Options a foreign table may set for itself, overriding its server's.
+const SCAN_PLACES: &[Place] = &[Place::Server, Place::Table];
 
 pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
@@ -157,6 +163,52 @@ pub const OPTIONS: &[OptionSpec] = &[
         required: false,
         default: Some("2000"),
         doc: "Longest wait between two attempts.",
+    },
+    OptionSpec {
+        name: "pushdown",
+        places: SCAN_PLACES,
+        kind: Kind::Bool,
+        required: false,
+        default: Some("true"),
+        doc: "Send WHERE conditions to Cognito as a ListUsers filter; `false` lists the whole \
+              pool and filters locally, as the reference wrapper does.",
+    },
+    OptionSpec {
+        name: "parallel_scan",
+        places: SCAN_PLACES,
+        kind: Kind::Choice(&["auto", "off"]),
+        required: false,
+        default: Some("auto"),
+        doc: "Split an unfiltered scan of a large pool into 16 partitions by `sub` prefix, \
+              read concurrently.",
+    },
+    OptionSpec {
+        name: "max_concurrent_requests",
+        places: SCAN_PLACES,
+        kind: Kind::Int { min: 1, max: 64 },
+        required: false,
+        default: Some("8"),
+        doc: "Requests in flight at once in one scan.",
+    },
+    OptionSpec {
+        name: "requests_per_second",
+        places: SCAN_PLACES,
+        kind: Kind::Int {
+            min: 1,
+            max: 10_000,
+        },
+        required: false,
+        default: Some("25"),
+        doc: "Most requests a backend starts per second (ListUsers' quota is 30 per account \
+              and region, shared by every client).",
+    },
+    OptionSpec {
+        name: "use_remote_estimate",
+        places: &[Place::Server],
+        kind: Kind::Bool,
+        required: false,
+        default: Some("true"),
+        doc: "Estimate row counts from DescribeUserPool (cached per server for 5 minutes).",
     },
     OptionSpec {
         name: "object",
@@ -271,6 +323,19 @@ fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
             Ok(n) if (min..=max).contains(&n) => Ok(()),
             _ => Err(bad(format!(
                 "option \"{name}\" must be a whole number from {min} to {max}, not \"{value}\""
+            ))),
+        },
+        Kind::Bool => match parse_bool(value) {
+            Some(_) => Ok(()),
+            None => Err(bad(format!(
+                "option \"{name}\" must be true or false, not \"{value}\""
+            ))),
+        },
+        Kind::Choice(words) => match words.contains(&value.trim()) {
+            true => Ok(()),
+            false => Err(bad(format!(
+                "option \"{name}\" must be one of {}, not \"{value}\"",
+                words.join(", ")
             ))),
         },
         Kind::Object => match Object::from_name(value) {
@@ -425,6 +490,51 @@ impl ServerSettings {
     }
 }
 
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" => Some(true),
+        "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// How a scan of one table reads Cognito: its table's options over its server's, else the
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSettings {
+    pub pushdown: bool,
+    pub parallel_scan: bool,
+    pub max_concurrent_requests: u32,
+    pub requests_per_second: u32,
+}
+
+impl ScanSettings {
+    pub fn resolve(server: &[(String, String)], table: &[(String, String)]) -> ScanSettings {
+        let get = |name: &str| {
+            lookup(table, name)
+                .or_else(|| lookup(server, name))
+                .or_else(|| spec(name).and_then(|s| s.default))
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        };
+        let int = |name: &str| get(name).parse::<u32>().unwrap_or(1).max(1);
+        ScanSettings {
+            pushdown: parse_bool(&get("pushdown")).unwrap_or(true),
+            parallel_scan: get("parallel_scan") != "off",
+            max_concurrent_requests: int("max_concurrent_requests"),
+            requests_per_second: int("requests_per_second"),
+        }
+    }
+}
+
+/// Whether row counts may come from DescribeUserPool.
+pub fn use_remote_estimate(server: &[(String, String)]) -> bool {
+    lookup(server, "use_remote_estimate")
+        .and_then(parse_bool)
+        .unwrap_or(true)
+}
+
 /// The README's options table, generated so it cannot drift from `OPTIONS`.
 pub fn markdown_table() -> String {
     let mut out =
@@ -467,7 +577,10 @@ mod tests {
         assert_eq!(err.message, "invalid option \"objct\"");
         assert_eq!(
             err.hint.as_deref(),
-            Some("Valid options for a foreign table are: object")
+            Some(
+                "Valid options for a foreign table are: pushdown, parallel_scan, \
+                 max_concurrent_requests, requests_per_second, object"
+            )
         );
         // A server option in the wrong place is unknown there.
         let err = validate(Place::Table, &opts(&[("region", "x")])).unwrap_err();
@@ -580,10 +693,45 @@ mod tests {
     }
 
     #[test]
+    fn scan_settings_table_over_server_over_defaults() {
+        let s = ScanSettings::resolve(&[], &[]);
+        assert_eq!(
+            s,
+            ScanSettings {
+                pushdown: true,
+                parallel_scan: true,
+                max_concurrent_requests: 8,
+                requests_per_second: 25
+            }
+        );
+        let server = opts(&[("pushdown", "false"), ("requests_per_second", "10")]);
+        let table = opts(&[("pushdown", "on"), ("parallel_scan", "off")]);
+        let s = ScanSettings::resolve(&server, &table);
+        assert!(s.pushdown && !s.parallel_scan);
+        assert_eq!(s.requests_per_second, 10);
+        assert!(!ScanSettings::resolve(&server, &[]).pushdown);
+        let err = validate(
+            Place::Table,
+            &opts(&[("object", "users"), ("parallel_scan", "always")]),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("one of auto, off"), "{}", err.message);
+        assert!(validate(
+            Place::Table,
+            &opts(&[("object", "users"), ("pushdown", "maybe")])
+        )
+        .is_err());
+        assert!(!use_remote_estimate(&opts(&[(
+            "use_remote_estimate",
+            "off"
+        )])));
+    }
+
+    #[test]
     fn every_option_has_a_place_and_doc() {
         for o in OPTIONS {
             assert!(!o.places.is_empty() && !o.doc.is_empty(), "{}", o.name);
-            if let (Some(d), Kind::Int { .. }) = (o.default, o.kind) {
+            if let Some(d) = o.default {
                 assert!(check_value(o, d).is_ok(), "default of {}", o.name);
             }
         }
