@@ -7,6 +7,7 @@
 #   start_pg:     PG_BASE PG_DATA PG_LOG PG_SOCKET_DIR PGHOST PGPORT PGUSER
 #   start_moto:   MOTO_PID MOTO_URL MOTO_PORT MOTO_STATE MOTO_LOG
 #   start_silent: SILENT_PID SILENT_PORT SILENT_URL SILENT_LOG
+#   start_proxy:  PROXY_PID PROXY_PORT PROXY_URL PROXY_LOG
 # KEEP=1 keeps PG_BASE (data dir and log) when stopping.
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
@@ -203,6 +204,40 @@ stop_silent() {
     unset SILENT_PID
 }
 
+# start_proxy PORT [fault_proxy.py args...]: tests/emulator/fault_proxy.py on
+# 127.0.0.1:PORT (latency, a rate quota, injected faults; counters at
+# $PROXY_URL/proxy/stats). Without --upstream in the args it forwards to
+# $MOTO_URL, so start_moto first.
+start_proxy() {
+    local port=$1 i upstream=()
+    shift
+    port_in_use "$port" && die "port $port is already in use (set PROXY_PORT)"
+    if [[ " $* " != *" --upstream "* ]]; then
+        [[ -n "${MOTO_URL:-}" ]] || die "start_proxy: no --upstream and no MOTO_URL"
+        upstream=(--upstream "$MOTO_URL")
+    fi
+    PROXY_PORT=$port
+    PROXY_URL=http://127.0.0.1:$port
+    PROXY_LOG=$(mktemp /tmp/wrappers-proxy.XXXXXX.log)
+    "$VENV/bin/python" "$ROOT/tests/emulator/fault_proxy.py" --port "$port" \
+        "${upstream[@]}" "$@" </dev/null >"$PROXY_LOG" 2>&1 &
+    PROXY_PID=$!
+    export PROXY_PID PROXY_PORT PROXY_URL PROXY_LOG
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$PROXY_PID" 2>/dev/null || { cat "$PROXY_LOG" >&2; die "fault proxy exited"; }
+        port_in_use "$port" && [[ -s "$PROXY_LOG" ]] && { head -n 1 "$PROXY_LOG" >&2; return 0; }
+        sleep 0.1
+    done
+    die "fault proxy did not listen on $port"
+}
+
+stop_proxy() {
+    [[ -n "${PROXY_PID:-}" ]] || return 0
+    stop_pid "$PROXY_PID"
+    rm -f "$PROXY_LOG"
+    unset PROXY_PID
+}
+
 # For `trap cleanup EXIT`: stop everything started. On failure, show the tail
 # of the server logs first, since they are deleted with their directories.
 cleanup() {
@@ -212,7 +247,10 @@ cleanup() {
             { echo "--- last lines of $PG_LOG:" >&2; tail -n 40 "$PG_LOG" >&2; }
         [[ -n "${MOTO_PID:-}" && -f "${MOTO_LOG:-}" ]] &&
             { echo "--- last lines of $MOTO_LOG:" >&2; tail -n 20 "$MOTO_LOG" >&2; }
+        [[ -n "${PROXY_PID:-}" && -f "${PROXY_LOG:-}" ]] &&
+            { echo "--- last lines of $PROXY_LOG:" >&2; tail -n 20 "$PROXY_LOG" >&2; }
     fi
+    stop_proxy || true
     stop_silent || true
     stop_moto || true
     stop_pg || true

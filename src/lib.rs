@@ -13,6 +13,7 @@ pub mod error;
 pub mod fdw;
 pub mod objects;
 pub mod options;
+pub mod pushdown;
 pub mod remote_plan;
 
 use error::OrRaise;

@@ -9,9 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnPlan, Object};
+use crate::options::ScanSettings;
+use crate::pushdown::Candidate;
 
 /// ListUsers returns at most 60 users a request.
 pub const MAX_PAGE_SIZE: i32 = 60;
+/// Below this many users a pool is read as one sequential stream: 16 partitions would cost
+/// more requests than they save time.
+pub const PARTITION_ABOVE_USERS: u64 = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemotePlan {
@@ -19,14 +24,24 @@ pub struct RemotePlan {
     /// One entry per live column of the table, in attribute order.
     pub columns: Vec<ColumnPlan>,
     pub page_size: i32,
+    /// Conditions ListUsers can express, best first; the scan sends the first whose values
+    /// can travel, else lists the pool.
+    pub candidates: Vec<Candidate>,
+    pub settings: ScanSettings,
+    /// A LIMIT bounds what PostgreSQL will read from this scan: read lazily, one request at a
+    /// time, no partitions.
+    pub limited: bool,
 }
 
 impl RemotePlan {
-    pub fn new(object: Object, columns: Vec<ColumnPlan>) -> RemotePlan {
+    pub fn new(object: Object, columns: Vec<ColumnPlan>, settings: ScanSettings) -> RemotePlan {
         RemotePlan {
             object,
             columns,
             page_size: MAX_PAGE_SIZE,
+            candidates: Vec::new(),
+            settings,
+            limited: false,
         }
     }
 
@@ -44,11 +59,22 @@ impl RemotePlan {
         })
     }
 
-    /// The request as EXPLAIN shows it.
-    pub fn describe(&self) -> String {
-        match self.object {
-            Object::Users => format!("ListUsers (page size {})", self.page_size),
+    /// What EXPLAIN shows of the plan: label and value, in order.
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        let operation = match self.object {
+            Object::Users => "ListUsers",
+        };
+        let mut lines = vec![("Cognito Request", operation.to_owned())];
+        match self.candidates.first() {
+            Some(best) => lines.push(("Cognito Filter", best.describe())),
+            None if self.settings.parallel_scan && !self.limited => lines.push((
+                "Cognito Partitions",
+                format!("16 by sub prefix when the pool holds over {PARTITION_ABOVE_USERS} users"),
+            )),
+            None => {}
         }
+        lines.push(("Cognito Page Size", self.page_size.to_string()));
+        lines
     }
 }
 
@@ -57,19 +83,37 @@ mod tests {
     use super::*;
     use crate::convert::ColumnType;
     use crate::objects::Field;
+    use crate::pushdown::{Condition, Operand};
 
     #[test]
     fn survives_the_round_trip_through_the_plan() {
-        let plan = RemotePlan::new(
+        let mut plan = RemotePlan::new(
             Object::Users,
             vec![ColumnPlan {
                 index: 2,
                 field: Field::Attribute("custom:tenant".into()),
                 ty: ColumnType::Text,
             }],
+            ScanSettings::resolve(&[], &[]),
         );
+        plan.candidates = crate::pushdown::rank(&[Condition::Equals(
+            Field::Attribute("email".into()),
+            Operand::Param(0),
+        )]);
         assert_eq!(RemotePlan::decode(&plan.encode()).unwrap(), plan);
-        assert_eq!(plan.describe(), "ListUsers (page size 60)");
+        let shown: Vec<String> = plan
+            .describe()
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "Cognito Request: ListUsers",
+                "Cognito Filter: email = $1",
+                "Cognito Page Size: 60"
+            ]
+        );
         assert!(RemotePlan::decode("{").is_err());
     }
 }

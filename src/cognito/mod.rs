@@ -6,8 +6,12 @@
 //! through `runtime::wait`, which checks for interrupts between slices of waiting.
 
 pub mod client;
+pub mod estimate;
+pub mod listing;
+pub mod rate;
 pub mod runtime;
 pub mod users;
 
 pub use client::CognitoClient;
+pub use listing::Listing;
 pub use users::{User, UserPager};

@@ -30,12 +30,19 @@ pub unsafe fn options_of(list: *mut pg_sys::List) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The object a foreign table reads, from its `object` option.
-pub fn table_object(relid: pg_sys::Oid) -> FdwResult<Object> {
+/// A foreign table's server and options.
+pub fn foreign_table(relid: pg_sys::Oid) -> (pg_sys::Oid, Vec<(String, String)>) {
     // SAFETY: relid is a foreign table the planner or executor is working on, so
     // GetForeignTable finds its catalog row (it raises an ERROR otherwise).
-    let options = unsafe { options_of((*pg_sys::GetForeignTable(relid)).options) };
-    let name = lookup(&options, "object").ok_or_else(|| {
+    unsafe {
+        let table = pg_sys::GetForeignTable(relid);
+        ((*table).serverid, options_of((*table).options))
+    }
+}
+
+/// The object a foreign table reads, from its `object` option.
+pub fn table_object(options: &[(String, String)]) -> FdwResult<Object> {
+    let name = lookup(options, "object").ok_or_else(|| {
         FdwError::new(
             ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
             "foreign table has no option \"object\"",

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod import;
 pub mod plan;
+pub mod quals;
 pub mod scan;
 
 use pgrx::callconv::{BoxRet, FcInfo};

@@ -5,8 +5,8 @@
 //! cancelled first, by a reset callback on the executor's memory context. The plan itself holds
 //! no state, so a cached plan can be executed any number of times.
 
-use std::collections::VecDeque;
-use std::ffi::{c_int, c_void};
+use std::collections::{HashSet, VecDeque};
+use std::ffi::{c_int, c_void, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,16 +18,26 @@ use pgrx::PgSqlErrorCode::*;
 use super::catalog;
 use crate::cognito::client::client_for;
 use crate::cognito::runtime::{drop_in_runtime, wait};
-use crate::cognito::{CognitoClient, User, UserPager};
+use crate::cognito::{estimate, CognitoClient, Listing, User};
 use crate::convert::to_datum;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
-use crate::remote_plan::RemotePlan;
+use crate::options::use_remote_estimate;
+use crate::pushdown::{self, Operand, Requests};
+use crate::remote_plan::{RemotePlan, PARTITION_ABOVE_USERS};
 
 struct ScanState {
     plan: RemotePlan,
+    /// ExprStates of the plan's fdw_exprs (parameter values), in the executor's memory.
+    params: *mut pg_sys::List,
     /// None under EXPLAIN without ANALYZE: no credentials are read and no request is made.
+    connection: Option<Connection>,
+    /// The listing of the current run, opened by the first Iterate after Begin or ReScan:
+    /// parameter values (initplan results among them) are only known then.
     remote: Option<Remote>,
+    /// Requests and pages of earlier runs of this scan (before a rescan), for EXPLAIN ANALYZE.
+    requests_before: u64,
+    pages_before: u64,
 }
 
 /// Scan states alive in this backend. Between statements it is 0; anything else is a leak.
@@ -38,9 +48,24 @@ pub fn live_scans() -> usize {
 }
 
 impl ScanState {
-    fn new(plan: RemotePlan, remote: Option<Remote>) -> ScanState {
+    fn new(plan: RemotePlan, params: *mut pg_sys::List) -> ScanState {
         LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
-        ScanState { plan, remote }
+        ScanState {
+            plan,
+            params,
+            connection: None,
+            remote: None,
+            requests_before: 0,
+            pages_before: 0,
+        }
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests_before + self.remote.as_ref().map_or(0, |r| r.listing.requests)
+    }
+
+    fn pages(&self) -> u64 {
+        self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages)
     }
 }
 
@@ -50,42 +75,141 @@ impl Drop for ScanState {
     }
 }
 
-struct Remote {
+/// Where this scan's requests go, resolved once at Begin.
+struct Connection {
     client: CognitoClient,
-    pager: UserPager,
+    server: u32,
+    use_remote_estimate: bool,
+}
+
+struct Remote {
+    listing: Listing,
     /// The users of the current page not yet returned: at most one page.
     page: VecDeque<User>,
-    /// Requests and rows of earlier runs of this scan (before a rescan), for EXPLAIN ANALYZE.
-    requests_before: u64,
+    /// Usernames already returned, when several filters may match the same user (an IN list
+    /// under case-insensitive matching); None when the streams are disjoint.
+    seen: Option<HashSet<String>>,
+    /// What was sent, for EXPLAIN ANALYZE.
+    sent: String,
 }
 
 impl Remote {
-    fn new(client: CognitoClient, plan: &RemotePlan) -> Remote {
-        Remote {
-            pager: UserPager::new(client.clone(), plan.page_size, None),
-            client,
-            page: VecDeque::new(),
-            requests_before: 0,
-        }
-    }
-
-    fn requests(&self) -> u64 {
-        self.requests_before + self.pager.requests
-    }
-
-    /// The next user, fetching pages as needed; None when the listing is done.
+    /// The next user, fetching pages as needed; None when every stream is done.
     fn next(&mut self) -> Option<User> {
         loop {
-            if let Some(user) = self.page.pop_front() {
-                return Some(user);
+            while let Some(user) = self.page.pop_front() {
+                let first_time = match &mut self.seen {
+                    Some(seen) => seen.insert(user.username.clone()),
+                    None => true,
+                };
+                if first_time {
+                    return Some(user);
+                }
             }
-            if self.pager.finished() {
+            if self.listing.streams_left() == 0 {
                 return None;
             }
             pgrx::check_for_interrupts!();
-            let page = wait(self.pager.next_page()).or_raise().or_raise();
-            self.page = page.into();
+            match wait(self.listing.next_page()).or_raise() {
+                None => return None,
+                Some(page) => self.page = page.or_raise().into(),
+            }
         }
+    }
+}
+
+/// The value of an operand: a constant of the plan, or a parameter evaluated now.
+unsafe fn evaluate(
+    operand: &Operand,
+    params: *mut pg_sys::List,
+    econtext: *mut pg_sys::ExprContext,
+) -> Option<String> {
+    match operand {
+        Operand::Const(value) => value.clone(),
+        Operand::Param(n) => {
+            let states = pgrx::PgList::<pg_sys::ExprState>::from_pg(params);
+            let state = states.get_ptr(*n)?;
+            let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+            let mut isnull = false;
+            // SAFETY: ExecEvalExpr is an inline call of the state's own evaluation function.
+            let datum =
+                (*state).evalfunc.expect("initialised ExprState")(state, econtext, &mut isnull);
+            let value = (!isnull).then(|| {
+                CStr::from_ptr(pg_sys::text_to_cstring(datum.cast_mut_ptr()))
+                    .to_string_lossy()
+                    .into_owned()
+            });
+            pg_sys::MemoryContextSwitchTo(old);
+            value
+        }
+    }
+}
+
+/// Decide what to ask Cognito for this run of the scan (parameters may have changed since the
+/// last), and open the listing.
+unsafe fn open(
+    state: &ScanState,
+    connection: &Connection,
+    econtext: *mut pg_sys::ExprContext,
+) -> Remote {
+    let plan = &state.plan;
+    let (client, server) = (&connection.client, connection.server);
+    let chosen = plan.candidates.iter().find_map(|candidate| {
+        let values: Vec<Option<String>> = candidate
+            .values
+            .iter()
+            .map(|v| evaluate(v, state.params, econtext))
+            .collect();
+        candidate.requests(&values)
+    });
+    let pushed = chosen.is_some();
+    let (filters, sent) = match chosen {
+        Some(Requests::Nothing) => (Vec::new(), "nothing: no value can match".to_owned()),
+        Some(Requests::Filters(filters)) => {
+            let sent = filters
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            (filters, sent)
+        }
+        None => {
+            let mut pool = None;
+            if plan.settings.parallel_scan && !plan.limited && connection.use_remote_estimate {
+                if !estimate::is_fresh(server) {
+                    wait(estimate::refresh(server, client)).or_raise();
+                }
+                pool = estimate::known(server);
+            }
+            if pool.is_some_and(|users| users > PARTITION_ABOVE_USERS) {
+                (
+                    pushdown::sub_partitions(),
+                    "16 partitions by sub prefix".to_owned(),
+                )
+            } else {
+                (vec![None], "none".to_owned())
+            }
+        }
+    };
+    let fan_out = filters.len() > 1 && pushed;
+    let concurrency = if plan.limited {
+        1
+    } else {
+        plan.settings.max_concurrent_requests as usize
+    };
+    Remote {
+        listing: Listing::new(
+            client,
+            server,
+            filters,
+            plan.page_size,
+            concurrency,
+            plan.settings.requests_per_second,
+        ),
+        page: VecDeque::new(),
+        seen: fan_out.then(HashSet::new),
+        sent,
     }
 }
 
@@ -150,23 +274,27 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
 ) {
     let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
     let plan = super::plan::decode((*scan).fdw_private).or_raise();
-    let remote = if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 {
-        None
-    } else {
+    let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
+    let mut state = ScanState::new(plan, params);
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
         let relid = (*(*node).ss.ss_currentRelation).rd_id;
-        let server_oid = (*pg_sys::GetForeignTable(relid)).serverid;
+        let (server_oid, _) = catalog::foreign_table(relid);
         let (settings, secret) =
             catalog::server_settings(server_oid, check_as_user(node)).or_raise();
-        let client = client_for(server_oid.to_u32(), &settings, &secret);
-        Some(Remote::new(client, &plan))
-    };
+        let (_, server_options) = catalog::server(server_oid);
+        state.connection = Some(Connection {
+            client: client_for(server_oid.to_u32(), &settings, &secret),
+            server: server_oid.to_u32(),
+            use_remote_estimate: use_remote_estimate(&server_options),
+        });
+    }
 
     let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
     // SAFETY: the cell is allocated in the query context whose reset calls release_state, so
     // it outlives every use; the Box is released exactly once (see release_state).
     let cell = pg_sys::MemoryContextAllocZero(query_cxt, std::mem::size_of::<StateCell>())
         .cast::<StateCell>();
-    (*cell).state = Box::into_raw(Box::new(ScanState::new(plan, remote)));
+    (*cell).state = Box::into_raw(Box::new(state));
     (*cell).callback.func = Some(release_state);
     (*cell).callback.arg = cell.cast();
     pg_sys::MemoryContextRegisterResetCallback(query_cxt, &mut (*cell).callback);
@@ -183,6 +311,13 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(state) = state(node) else {
         return slot;
     };
+    if state.remote.is_none() {
+        let Some(connection) = &state.connection else {
+            return slot;
+        };
+        let remote = open(state, connection, (*node).ss.ps.ps_ExprContext);
+        state.remote = Some(remote);
+    }
     let Some(remote) = state.remote.as_mut() else {
         return slot;
     };
@@ -218,14 +353,14 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
-    if let Some(state) = state(node) {
-        if let Some(remote) = state.remote.take() {
-            let requests = remote.requests();
-            let mut fresh = Remote::new(remote.client.clone(), &state.plan);
-            fresh.requests_before = requests;
-            drop_in_runtime(remote);
-            state.remote = Some(fresh);
-        }
+    let Some(state) = state(node) else {
+        return;
+    };
+    // The next Iterate opens a new listing with the parameter values of then.
+    if let Some(old) = state.remote.take() {
+        state.requests_before += old.listing.requests;
+        state.pages_before += old.listing.pages;
+        drop_in_runtime(old);
     }
 }
 
@@ -245,19 +380,22 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let Some(state) = state(node) else {
         return;
     };
-    pg_sys::ExplainPropertyText(
-        c"Cognito Request".as_ptr(),
-        state.plan.describe().as_pg_cstr(),
-        es,
-    );
+    let property = |label: &CStr, value: String| {
+        pg_sys::ExplainPropertyText(label.as_ptr(), value.as_pg_cstr(), es);
+    };
+    for (label, value) in state.plan.describe() {
+        let label = std::ffi::CString::new(label).unwrap_or_default();
+        property(&label, value);
+    }
     if (*es).analyze {
         if let Some(remote) = &state.remote {
-            pg_sys::ExplainPropertyInteger(
-                c"Cognito Requests".as_ptr(),
-                std::ptr::null(),
-                remote.requests() as i64,
-                es,
-            );
+            property(c"Cognito Filters Sent", remote.sent.clone());
+            for (label, n) in [
+                (c"Cognito Requests", state.requests()),
+                (c"Cognito Pages", state.pages()),
+            ] {
+                pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), n as i64, es);
+            }
         }
     }
 }

@@ -56,6 +56,13 @@ select w.name, u.email
   from wanted w, lateral (select * from cognito.users u where u.username = w.name offset 0) u;
 select w.name, (select u.email from cognito.users u where u.username = w.name) as email
   from wanted w order by w.name;
+-- the same with a condition that cannot be pushed: each rescan lists the whole pool again
+explain (analyze, costs off, timing off, summary off)
+select w.name, u.email
+  from wanted w, lateral (select * from cognito.users u where lower(u.username) = w.name offset 0) u;
+select w.name, u.email
+  from wanted w, lateral (select * from cognito.users u where lower(u.username) = w.name offset 0) u
+ order by w.name;
 reset enable_hashjoin;
 reset enable_mergejoin;
 reset enable_material;

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The benchmark: the wrapper (default options) against a baseline server that lists the
+# whole pool page by page (pushdown 'false', parallel_scan 'off'), both reading a seeded
+# moto pool through tests/emulator/fault_proxy.py with AWS-like latency and ListUsers'
+# 30 requests/s quota. Writes docs/benchmarks.md and prints the table.
+#
+#   scripts/bench.sh                 set up, build and install, then measure
+#   SKIP_BUILD=1 scripts/bench.sh    measure the extension as installed
+#
+# Settings (environment):
+#   BENCH_USERS (6000)        users in the pool
+#   BENCH_LATENCY_MS (100)    proxy latency per request
+#   BENCH_RATE (30)           proxy quota: ListUsers requests started per rolling second
+#   BENCH_TIMEOUT (120)       statement_timeout per query, seconds
+#   BENCH_WRAPPER_OPTIONS     extra options for the wrapper server, e.g.
+#                             "max_concurrent_requests '16'"
+#   BENCH_OUT (docs/benchmarks.md)
+#   BENCH_PG_PORT (56329), BENCH_MOTO_PORT (56331), BENCH_PROXY_PORT (56333)
+#   (odd ports: connect() takes even local ports first, and a busy client elsewhere can
+#   then hold an even port in TIME_WAIT, which makes bind() fail with EADDRINUSE)
+# Everything it starts is stopped at the end, also on failure (KEEP=1 keeps the cluster).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/scripts/lib.sh"
+trap cleanup EXIT
+cd "$ROOT"
+
+BENCH_USERS=${BENCH_USERS:-6000}
+BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-100}
+BENCH_RATE=${BENCH_RATE:-30}
+BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}
+BENCH_WRAPPER_OPTIONS=${BENCH_WRAPPER_OPTIONS:-}
+BENCH_OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
+
+# The command as it would be retyped, for the report.
+command="scripts/bench.sh"
+for var in BENCH_WRAPPER_OPTIONS BENCH_TIMEOUT BENCH_RATE BENCH_LATENCY_MS BENCH_USERS SKIP_BUILD; do
+    [[ -n "${!var:-}" ]] || continue
+    case "$var=${!var}" in
+    BENCH_USERS=6000 | BENCH_LATENCY_MS=100 | BENCH_RATE=30 | BENCH_TIMEOUT=120 | SKIP_BUILD=0) ;;
+    *) command="$var=$(printf '%q' "${!var}") $command" ;;
+    esac
+done
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+    setup_tools
+    build_extension
+fi
+[[ -x "$VENV/bin/python" ]] || die "no $VENV: run without SKIP_BUILD=1 once"
+
+start_pg "${BENCH_PG_PORT:-56329}"
+unset MOTO_STATE # start_moto would reuse (and delete) a state file named by the caller
+start_moto "${BENCH_MOTO_PORT:-56331}" --pools main --main-users "$BENCH_USERS"
+start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate "$BENCH_RATE"
+
+log "tests/bench/bench.py ($BENCH_USERS users, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
+"$VENV/bin/python" "$ROOT/tests/bench/bench.py" --state "$MOTO_STATE" --proxy "$PROXY_URL" \
+    --timeout "$BENCH_TIMEOUT" --wrapper-options "$BENCH_WRAPPER_OPTIONS" \
+    --out "$BENCH_OUT" --command "$command"

@@ -1,0 +1,424 @@
+//! What of a WHERE clause can travel to Cognito, and how it is written. Pure: no PostgreSQL.
+//!
+//! Two questions are kept apart, as pg_search does: `Condition::candidate` asks at plan time
+//! whether a condition's *shape* can be pushed (a filterable attribute, an operator ListUsers
+//! has); `Candidate::requests` asks at execution time whether its *values* can (no quote or
+//! backslash, no control character, short enough) and writes the filters. A pushed condition
+//! is always also checked by PostgreSQL, so a request may return more than asked, never less.
+
+use serde::{Deserialize, Serialize};
+
+use crate::objects::Field;
+
+/// ListUsers accepts a filter of at most this many characters.
+pub const MAX_FILTER_LEN: usize = 256;
+/// An IN list fans out into one request per distinct value, up to this many.
+pub const MAX_IN_VALUES: usize = 50;
+
+/// Where a condition's value comes from: a constant of the query, or an expression (a
+/// parameter) evaluated when the scan starts, at slot `n` of the plan's `fdw_exprs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operand {
+    Const(Option<String>),
+    Param(usize),
+}
+
+/// A condition on one column, as the planner hands it over (already recognised as `=`,
+/// `LIKE`, `IN` or a boolean test on a deterministic-collation text column or on `enabled`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    Equals(Field, Operand),
+    Like(Field, Operand),
+    In(Field, Vec<Operand>),
+    Enabled(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Op {
+    /// `attr = "v"`
+    Equals,
+    /// `attr ^= "v"`
+    Prefix,
+}
+
+/// A condition that ListUsers can express, ranked by how few users it is likely to match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub rank: u8,
+    pub attribute: String,
+    pub op: Op,
+    /// More than one for IN lists; a LIKE pattern for `Prefix`.
+    pub values: Vec<Operand>,
+}
+
+/// The attributes ListUsers filters on, most selective first.
+fn filter_attribute(field: &Field) -> Option<(&'static str, u8)> {
+    Some(match field {
+        Field::Username => ("username", 0),
+        Field::Attribute(a) => match a.as_str() {
+            "sub" => ("sub", 0),
+            "email" => ("email", 0),
+            "phone_number" => ("phone_number", 0),
+            "name" => ("name", 1),
+            "given_name" => ("given_name", 1),
+            "family_name" => ("family_name", 1),
+            "preferred_username" => ("preferred_username", 1),
+            _ => return None,
+        },
+        Field::UserStatus => ("cognito:user_status", 1),
+        _ => return None,
+    })
+}
+
+impl Condition {
+    /// Can this condition's shape become a ListUsers filter?
+    pub fn candidate(&self) -> Option<Candidate> {
+        let candidate = |attribute: &str, rank: u8, op: Op, values: Vec<Operand>| Candidate {
+            rank,
+            attribute: attribute.to_owned(),
+            op,
+            values,
+        };
+        match self {
+            Condition::Equals(field, value) => {
+                let (attribute, strength) = filter_attribute(field)?;
+                // Status matches many users: below any lookup or prefix.
+                let rank = if *field == Field::UserStatus {
+                    6
+                } else {
+                    strength * 2
+                };
+                Some(candidate(attribute, rank, Op::Equals, vec![value.clone()]))
+            }
+            Condition::In(field, values) if values.len() <= MAX_IN_VALUES => {
+                let (attribute, strength) = filter_attribute(field)?;
+                let rank = if *field == Field::UserStatus {
+                    7
+                } else {
+                    strength * 2 + 1
+                };
+                Some(candidate(attribute, rank, Op::Equals, values.clone()))
+            }
+            Condition::In(..) => None,
+            Condition::Like(field, pattern) => {
+                let (attribute, _) = filter_attribute(field)?;
+                if *field == Field::UserStatus {
+                    return None;
+                }
+                Some(candidate(attribute, 5, Op::Prefix, vec![pattern.clone()]))
+            }
+            Condition::Enabled(on) => {
+                let word = if *on { "Enabled" } else { "Disabled" };
+                Some(candidate(
+                    "status",
+                    8,
+                    Op::Equals,
+                    vec![Operand::Const(Some(word.into()))],
+                ))
+            }
+        }
+    }
+}
+
+/// The candidates worth trying, best first; the scan sends the first whose values can go.
+/// Constants are judged now, so that EXPLAIN shows only what may really be sent.
+pub fn rank(conditions: &[Condition]) -> Vec<Candidate> {
+    let mut candidates: Vec<Candidate> = conditions
+        .iter()
+        .filter_map(|c| c.candidate())
+        .filter(|c| c.may_travel())
+        .collect();
+    candidates.sort_by_key(|c| c.rank);
+    candidates
+}
+
+/// What the scan asks Cognito, once values are known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Requests {
+    /// No user can match (`col = NULL`, an IN list of NULLs): ask nothing.
+    Nothing,
+    /// One listing per filter; `None` lists the whole pool.
+    Filters(Vec<Option<String>>),
+}
+
+impl Candidate {
+    /// False when every value is a constant and one of them cannot be sent.
+    fn may_travel(&self) -> bool {
+        let mut constants = Vec::new();
+        for value in &self.values {
+            match value {
+                Operand::Const(v) => constants.push(v.clone()),
+                Operand::Param(_) => return true,
+            }
+        }
+        self.requests(&constants).is_some()
+    }
+
+    /// The filters for these values, or None when a value cannot travel safely.
+    pub fn requests(&self, values: &[Option<String>]) -> Option<Requests> {
+        let mut filters: Vec<Option<String>> = Vec::new();
+        for value in values {
+            let Some(value) = value else {
+                // NULL never equals or matches anything.
+                continue;
+            };
+            let text = match self.op {
+                Op::Equals => value.as_str(),
+                Op::Prefix => like_prefix(value)?,
+            };
+            let filter = Some(write_filter(&self.attribute, self.op, text)?);
+            if !filters.contains(&filter) {
+                filters.push(filter);
+            }
+        }
+        Some(if filters.is_empty() {
+            Requests::Nothing
+        } else {
+            Requests::Filters(filters)
+        })
+    }
+
+    /// The filter as EXPLAIN shows it: values of constants, `$n` for parameters.
+    pub fn describe(&self) -> String {
+        let shown: Vec<String> = self
+            .values
+            .iter()
+            .map(|v| match v {
+                Operand::Const(Some(text)) => match self.op {
+                    Op::Equals => format!("\"{text}\""),
+                    Op::Prefix => format!("\"{}\"", like_prefix(text).unwrap_or(text)),
+                },
+                Operand::Const(None) => "NULL".into(),
+                Operand::Param(n) => format!("${}", n + 1),
+            })
+            .collect();
+        let op = match self.op {
+            Op::Equals => "=",
+            Op::Prefix => "^=",
+        };
+        match shown.as_slice() {
+            [one] => format!("{} {op} {one}", self.attribute),
+            many => format!("{} {op} any of ({})", self.attribute, many.join(", ")),
+        }
+    }
+}
+
+/// `abc%` is the prefix `abc`; any other wildcard, or the escape character, is not a prefix.
+pub fn like_prefix(pattern: &str) -> Option<&str> {
+    let prefix = pattern.strip_suffix('%')?;
+    if prefix.is_empty() || prefix.contains(['%', '_', '\\']) {
+        return None;
+    }
+    Some(prefix)
+}
+
+/// `attr = "value"`, or None when the value cannot be sent so that every server reads it the
+/// same: AWS wants `"` and `\` escaped and moto does not unescape, so such values stay local,
+/// as do control characters, empty values and filters past the API's length limit.
+pub fn write_filter(attribute: &str, op: Op, value: &str) -> Option<String> {
+    if value.is_empty() || value.contains(['"', '\\']) || value.chars().any(char::is_control) {
+        return None;
+    }
+    let op = match op {
+        Op::Equals => "=",
+        Op::Prefix => "^=",
+    };
+    let filter = format!("{attribute} {op} \"{value}\"");
+    (filter.chars().count() <= MAX_FILTER_LEN).then_some(filter)
+}
+
+/// The parts a written filter consists of, for checking that one reads back as written.
+pub fn read_filter(filter: &str) -> Option<(&str, Op, &str)> {
+    let (attribute, rest) = filter.split_once(' ')?;
+    let (op, quoted) = if let Some(q) = rest.strip_prefix("^= ") {
+        (Op::Prefix, q)
+    } else {
+        (Op::Equals, rest.strip_prefix("= ")?)
+    };
+    let value = quoted.strip_prefix('"')?.strip_suffix('"')?;
+    Some((attribute, op, value))
+}
+
+/// The 16 filters that split a pool by the first hex digit of `sub` (a lowercase UUID).
+pub fn sub_partitions() -> Vec<Option<String>> {
+    "0123456789abcdef"
+        .chars()
+        .map(|c| Some(format!("sub ^= \"{c}\"")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attr(name: &str) -> Field {
+        Field::Attribute(name.into())
+    }
+
+    fn c(value: &str) -> Operand {
+        Operand::Const(Some(value.into()))
+    }
+
+    fn filters(candidate: &Candidate, values: &[&str]) -> Option<Requests> {
+        let values: Vec<Option<String>> = values.iter().map(|v| Some(v.to_string())).collect();
+        candidate.requests(&values)
+    }
+
+    fn one(filter: &str) -> Option<Requests> {
+        Some(Requests::Filters(vec![Some(filter.into())]))
+    }
+
+    #[test]
+    fn equality_on_filterable_attributes() {
+        for (field, name) in [
+            (Field::Username, "username"),
+            (attr("email"), "email"),
+            (attr("phone_number"), "phone_number"),
+            (attr("name"), "name"),
+            (attr("given_name"), "given_name"),
+            (attr("family_name"), "family_name"),
+            (attr("preferred_username"), "preferred_username"),
+            (attr("sub"), "sub"),
+        ] {
+            let cand = Condition::Equals(field, c("v")).candidate().unwrap();
+            assert_eq!(cand.attribute, name);
+            assert_eq!(filters(&cand, &["Zoë"]), one(&format!("{name} = \"Zoë\"")));
+        }
+        let status = Condition::Equals(Field::UserStatus, c("CONFIRMED"))
+            .candidate()
+            .unwrap();
+        assert_eq!(
+            filters(&status, &["CONFIRMED"]),
+            one("cognito:user_status = \"CONFIRMED\"")
+        );
+    }
+
+    #[test]
+    fn refused_shapes() {
+        // Custom attributes and the other fields are not filterable.
+        assert!(Condition::Equals(attr("custom:tenant"), c("acme"))
+            .candidate()
+            .is_none());
+        assert!(Condition::Equals(attr("email_verified"), c("true"))
+            .candidate()
+            .is_none());
+        assert!(Condition::Equals(Field::CreatedAt, c("x"))
+            .candidate()
+            .is_none());
+        assert!(Condition::Equals(Field::AllAttributes, c("x"))
+            .candidate()
+            .is_none());
+        assert!(Condition::Like(Field::UserStatus, c("CON%"))
+            .candidate()
+            .is_none());
+        let long: Vec<Operand> = (0..=MAX_IN_VALUES).map(|i| c(&i.to_string())).collect();
+        assert!(Condition::In(Field::Username, long).candidate().is_none());
+    }
+
+    #[test]
+    fn enabled_becomes_status() {
+        let on = Condition::Enabled(true).candidate().unwrap();
+        assert_eq!(
+            on.requests(&[Some("Enabled".into())]),
+            one("status = \"Enabled\"")
+        );
+        let off = Condition::Enabled(false).candidate().unwrap();
+        assert_eq!(off.describe(), "status = \"Disabled\"");
+    }
+
+    #[test]
+    fn like_prefixes_only() {
+        assert_eq!(like_prefix("abc%"), Some("abc"));
+        for not_a_prefix in ["abc", "%abc", "a%c%", "a_c%", "a\\%%", "%", "abc%%", ""] {
+            assert_eq!(like_prefix(not_a_prefix), None, "{not_a_prefix}");
+        }
+        let cand = Condition::Like(attr("email"), c("user00%"))
+            .candidate()
+            .unwrap();
+        assert_eq!(filters(&cand, &["user00%"]), one("email ^= \"user00\""));
+        assert_eq!(filters(&cand, &["%user"]), None);
+        assert_eq!(cand.describe(), "email ^= \"user00\"");
+    }
+
+    #[test]
+    fn unsafe_values_stay_local() {
+        let cand = Condition::Equals(attr("family_name"), Operand::Param(0))
+            .candidate()
+            .unwrap();
+        for bad in ["O\"Brien", "back\\slash", "tab\there", "line\nfeed", ""] {
+            assert_eq!(filters(&cand, &[bad]), None, "{bad:?}");
+        }
+        assert!(filters(&cand, &["O'Brien"]).is_some());
+        let long = "x".repeat(MAX_FILTER_LEN);
+        assert_eq!(filters(&cand, &[&long]), None);
+        let fits = "x".repeat(MAX_FILTER_LEN - "family_name = \"\"".len());
+        assert!(filters(&cand, &[&fits]).is_some());
+        assert_eq!(cand.describe(), "family_name = $1");
+    }
+
+    #[test]
+    fn nulls_match_nothing_and_in_lists_fan_out_once_per_value() {
+        let cand = Condition::In(Field::Username, vec![c("a"), c("b"), c("a")])
+            .candidate()
+            .unwrap();
+        let values = [Some("a".into()), None, Some("b".into()), Some("a".into())];
+        assert_eq!(
+            cand.requests(&values),
+            Some(Requests::Filters(vec![
+                Some("username = \"a\"".into()),
+                Some("username = \"b\"".into())
+            ]))
+        );
+        assert_eq!(cand.requests(&[None, None]), Some(Requests::Nothing));
+        // One unsafe value keeps the whole list local.
+        assert_eq!(cand.requests(&[Some("a".into()), Some("\"".into())]), None);
+        assert_eq!(cand.describe(), "username = any of (\"a\", \"b\", \"a\")");
+    }
+
+    #[test]
+    fn the_most_selective_condition_ranks_first() {
+        let conditions = vec![
+            Condition::Enabled(true),
+            Condition::Equals(Field::UserStatus, c("CONFIRMED")),
+            Condition::Like(attr("email"), c("a%")),
+            Condition::Equals(attr("given_name"), c("Zoë")),
+            Condition::In(attr("email"), vec![c("a"), c("b")]),
+            Condition::Equals(attr("email"), c("a@example.com")),
+            Condition::Equals(attr("custom:tenant"), c("acme")),
+        ];
+        let ranked: Vec<(String, u8)> = rank(&conditions)
+            .into_iter()
+            .map(|c| (c.attribute, c.rank))
+            .collect();
+        let names: Vec<&str> = ranked.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "email",
+                "email",
+                "given_name",
+                "email",
+                "cognito:user_status",
+                "status"
+            ]
+        );
+        assert!(ranked.windows(2).all(|w| w[0].1 <= w[1].1));
+        // Constants that cannot travel are dropped at plan time; parameters wait.
+        let conditions = vec![
+            Condition::Like(Field::Username, c("user_01%")),
+            Condition::Equals(attr("email"), c("has \"quotes\"")),
+            Condition::Equals(attr("sub"), Operand::Param(0)),
+        ];
+        let ranked = rank(&conditions);
+        assert_eq!(ranked.len(), 1);
+        assert_eq!(ranked[0].describe(), "sub = $1");
+    }
+
+    #[test]
+    fn written_filters_read_back() {
+        let f = write_filter("email", Op::Prefix, "zoë 'x'").unwrap();
+        assert_eq!(read_filter(&f), Some(("email", Op::Prefix, "zoë 'x'")));
+        assert_eq!(sub_partitions().len(), 16);
+        assert_eq!(sub_partitions()[10].as_deref(), Some("sub ^= \"a\""));
+    }
+}

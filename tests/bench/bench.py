@@ -1,0 +1,326 @@
+#!/usr/bin/env python3
+"""The benchmark driver behind scripts/bench.sh (run that; it starts what this needs).
+
+Two foreign servers read the same pool through tests/emulator/fault_proxy.py: `wrapper`
+(default options) and `baseline` (pushdown 'false', parallel_scan 'off': what the reference
+wrapper does). Each query runs once per server, in a fresh connection after a warm-up
+`select 1`, under statement_timeout. For every run it records the wall time, the ListUsers
+requests the proxy saw (and how many it throttled) and the rows; the two servers must return
+the same rows, or this fails. It prints a markdown table and writes it, with the date, the
+machine and the settings, to --out (docs/benchmarks.md).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SERVERS = {
+    "wrapper": "",
+    "baseline": ", pushdown 'false', parallel_scan 'off'",
+}
+COLUMNS = """username text, email text, status text, enabled boolean,
+          created_at timestamp, updated_at timestamp, attributes jsonb, sub text"""
+
+
+def lit(value):
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def proxy_call(url, what, method="GET"):
+    req = urllib.request.Request(f"{url}/proxy/{what}", method=method,
+                                 data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(req, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def connect(args, dbname):
+    return psycopg.connect(host=args.pghost, port=args.pgport, user=args.pguser,
+                           dbname=dbname, autocommit=True)
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kb = int(line.split()[1])
+    nproc = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
+    return {"nproc": nproc, "cpu": cpu, "memory": f"{mem_kb / 1024 / 1024:.1f} GiB",
+            "kernel": platform.release()}
+
+
+def git_revision():
+    try:
+        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "src", "Cargo.toml"],
+                               capture_output=True, text=True).stdout.strip()
+        return rev + (" (with uncommitted changes in src/)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def pick_users(state, upstream):
+    """A user in the middle of the pool (username, email, sub) and 20 usernames spread
+    over it, read from the emulator directly so that the proxy's counters stay clean."""
+    pool = state["pools"]["main"]
+    n = pool["users"]
+    width = max(4, len(str(n)))  # as tests/emulator/seeded_moto.py names them
+    name = lambda i: f"user{i:0{width}d}"  # noqa: E731
+    middle = n // 2
+    while middle % 100 == 7 or middle <= 8:  # has an email; not one of the odd names
+        middle += 1
+    client = boto3.client("cognito-idp", endpoint_url=upstream, region_name=state["region"],
+                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="x")
+    user = client.admin_get_user(UserPoolId=pool["id"], Username=name(middle))
+    attrs = {a["Name"]: a["Value"] for a in user["UserAttributes"]}
+    spread = [name(min(n, max(1, round((k + 0.5) * n / 20)))) for k in range(20)]
+    # 'user00%' for a 4-digit pool (user0001..user0099), 'user000%' for 5 digits, ...
+    prefix = "user" + "0" * (width - 2)
+    return {"username": user["Username"], "email": attrs["email"], "sub": attrs["sub"],
+            "spread": spread, "prefix": prefix,
+            "prefix_rows": sum(1 for i in range(1, n + 1) if name(i).startswith(prefix))}
+
+
+def queries(picked):
+    p = picked
+    return [
+        ("full scan", "select count(*) from {T}"),
+        ("lookup by email", f"select * from {{T}} where email = {lit(p['email'])}"),
+        ("lookup by username", f"select * from {{T}} where username = {lit(p['username'])}"),
+        ("lookup by sub", f"select * from {{T}} where sub = {lit(p['sub'])}"),
+        ("limit 10", "select * from {T} limit 10"),
+        ("prefix LIKE", f"select * from {{T}} where username like {lit(p['prefix'] + '%')}"),
+        ("join 20 local names", "select u.* from local_names n join {T} u "
+                                "on u.username = n.name"),
+    ]
+
+
+def setup(args, state, picked):
+    with connect(args, "postgres") as conn:
+        conn.execute(f'drop database if exists "{args.dbname}" with (force)')
+        conn.execute(f'create database "{args.dbname}"')
+    with connect(args, args.dbname) as conn:
+        conn.execute("create schema extensions")
+        conn.execute("create extension wrappers with schema extensions")
+        conn.execute("create foreign data wrapper cognito_wrapper "
+                     "handler extensions.cognito_fdw_handler "
+                     "validator extensions.cognito_fdw_validator")
+        for server, options in SERVERS.items():
+            extra = options + (f", {args.wrapper_options}" if server == "wrapper"
+                               and args.wrapper_options else "")
+            conn.execute(f"""create server {server} foreign data wrapper cognito_wrapper
+                options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
+                         region {lit(state['region'])},
+                         user_pool_id {lit(state['pools']['main']['id'])},
+                         endpoint_url {lit(args.proxy)} {extra})""")
+            conn.execute(f"create foreign table {server}_users ({COLUMNS}) "
+                         f"server {server} options (object 'users')")
+        conn.execute("create table local_names (name text primary key)")
+        with conn.cursor() as cur:
+            cur.executemany("insert into local_names values (%s)",
+                            [(n,) for n in picked["spread"]])
+        conn.execute("analyze local_names")
+        server_version = conn.execute("show server_version").fetchone()[0]
+        ext_version = conn.execute(
+            "select extversion from pg_extension where extname = 'wrappers'").fetchone()[0]
+    return server_version, ext_version
+
+
+def run_one(args, sql):
+    """One query in a fresh connection: (seconds or "timeout", rows, stats delta)."""
+    with connect(args, args.dbname) as conn:
+        conn.execute(f"set statement_timeout = '{args.timeout}s'")
+        conn.execute("select 1")
+        proxy_call(args.proxy, "reset", "POST")
+        start = time.monotonic()
+        try:
+            rows = conn.execute(sql).fetchall()
+            elapsed = time.monotonic() - start
+        except psycopg.errors.QueryCanceled:
+            rows, elapsed = None, "timeout"
+        stats = proxy_call(args.proxy, "stats")
+    return elapsed, rows, stats
+
+
+def fmt_s(v):
+    return v if isinstance(v, str) else f"{v:.2f}"
+
+
+def fmt_requests(r):
+    text = str(r["list_users"])
+    if r["throttled"]:
+        text += f" ({r['throttled']} throttled)"
+    return text
+
+
+def speed_up(w, b, timeout):
+    if isinstance(w, str):
+        return "–"
+    if isinstance(b, str):
+        return f"> {timeout / max(w, 1e-3):.0f}×"
+    return f"{b / max(w, 1e-3):.1f}×"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--state", required=True, help="the seeded emulator's state JSON")
+    ap.add_argument("--proxy", required=True, help="fault_proxy URL in front of the emulator")
+    ap.add_argument("--pghost", default=os.environ.get("PGHOST", "127.0.0.1"))
+    ap.add_argument("--pgport", default=os.environ.get("PGPORT", "56329"))
+    ap.add_argument("--pguser", default=os.environ.get("PGUSER", "postgres"))
+    ap.add_argument("--dbname", default="bench")
+    ap.add_argument("--timeout", type=int, default=120, help="statement_timeout, seconds")
+    ap.add_argument("--pause", type=float, default=1.1,
+                    help="seconds between runs, so that one run's quota window is over")
+    ap.add_argument("--wrapper-options", default="",
+                    help="extra options for the wrapper server, e.g. \"max_concurrent_requests '16'\"")
+    ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
+    ap.add_argument("--json", default=str(ROOT / "tests" / "results" / "bench.json"))
+    ap.add_argument("--command", default="scripts/bench.sh")
+    args = ap.parse_args()
+
+    state = json.loads(Path(args.state).read_text())
+    picked = pick_users(state, state["endpoint"])
+    print(f"bench: middle user {picked['username']} <{picked['email']}> sub {picked['sub']}; "
+          f"join names {picked['spread'][0]} .. {picked['spread'][-1]}", file=sys.stderr)
+    server_version, ext_version = setup(args, state, picked)
+    proxy_config = proxy_call(args.proxy, "config")
+
+    results, failures = [], []
+    for name, template in queries(picked):
+        row = {"query": name, "sql": template.format(T="T")}
+        fingerprints = {}
+        for server in SERVERS:
+            time.sleep(args.pause)
+            elapsed, rows, stats = run_one(args, template.format(T=f"{server}_users"))
+            count = None if rows is None else (
+                rows[0][0] if name == "full scan" else len(rows))
+            row[server] = {"seconds": elapsed, "rows": count,
+                           "list_users": stats["by_target"].get("ListUsers", 0),
+                           "other_requests": stats["requests"]
+                           - stats["by_target"].get("ListUsers", 0),
+                           "throttled": stats["throttled"], "faulted": stats["faulted"],
+                           "max_in_flight": stats["max_in_flight"]}
+            if rows is not None and name != "limit 10":  # any 10 rows will do for LIMIT
+                fingerprints[server] = sorted(map(repr, rows))
+            print(f"bench: {name:<22} {server:<8} {fmt_s(elapsed):>8} s  rows {count}  "
+                  f"ListUsers {row[server]['list_users']}  throttled {stats['throttled']}  "
+                  f"max in flight {stats['max_in_flight']}", file=sys.stderr)
+        w, b = row["wrapper"], row["baseline"]
+        if w["rows"] is not None and b["rows"] is not None:
+            if w["rows"] != b["rows"]:
+                failures.append(f"{name}: wrapper returned {w['rows']} rows, "
+                                f"baseline {b['rows']}")
+            elif len(fingerprints) == 2 and fingerprints["wrapper"] != fingerprints["baseline"]:
+                failures.append(f"{name}: wrapper and baseline returned different rows")
+        row["rows"] = w["rows"] if w["rows"] is not None else b["rows"]
+        results.append(row)
+
+    expected = {"full scan": state["pools"]["main"]["users"], "lookup by email": 1,
+                "lookup by username": 1, "lookup by sub": 1, "limit 10": 10,
+                "prefix LIKE": picked["prefix_rows"], "join 20 local names": 20}
+    for row in results:
+        if row["rows"] is not None and row["rows"] != expected[row["query"]]:
+            failures.append(f"{row['query']}: {row['rows']} rows, expected "
+                            f"{expected[row['query']]}")
+
+    header = ("| query | rows | wrapper s | wrapper requests | baseline s | baseline requests "
+              "| speed-up |\n|---|---:|---:|---:|---:|---:|---:|\n")
+    table = header + "".join(
+        f"| {r['query']} | {r['rows'] if r['rows'] is not None else '?'} "
+        f"| {fmt_s(r['wrapper']['seconds'])} | {fmt_requests(r['wrapper'])} "
+        f"| {fmt_s(r['baseline']['seconds'])} | {fmt_requests(r['baseline'])} "
+        f"| {speed_up(r['wrapper']['seconds'], r['baseline']['seconds'], args.timeout)} |\n"
+        for r in results)
+    print(table)
+
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(
+        {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+         "machine": machine(), "users": state["pools"]["main"]["users"],
+         "proxy": proxy_config, "picked": picked, "results": results,
+         "failures": failures}, indent=2) + "\n")
+
+    if failures:
+        print("bench: FAILED, the two servers disagree or miss rows:\n  "
+              + "\n  ".join(failures), file=sys.stderr)
+        print(f"bench: {args.out} left as it was", file=sys.stderr)
+        return 1
+
+    write_doc(args, state, picked, proxy_config, server_version, ext_version, table)
+    print(f"bench: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def write_doc(args, state, picked, proxy_config, server_version, ext_version, table):
+    m = machine()
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    proxy_on = [f"{proxy_config['latency_ms']:g} ms latency added to every request",
+                f"quota of {proxy_config['rate']} ListUsers requests started per rolling second"
+                if proxy_config["rate"] else "no rate quota"]
+    proxy_on += [f"`{k}` {v}" for k, v in proxy_config.items() if k.endswith("_fraction") and v]
+    proxy_on = ", ".join(proxy_on)
+    wrapper_opts = "default options" + (f" plus `{args.wrapper_options}`"
+                                        if args.wrapper_options else "")
+    text = f"""# Benchmarks
+
+How fast the wrapper reads a Cognito user pool, against a baseline that reads it the way the
+reference wrapper does (the whole pool, one page of 60 users after the other, WHERE and LIMIT
+applied by PostgreSQL). Rerun with one command:
+
+```sh
+{args.command}
+```
+
+(`SKIP_BUILD=1` skips setting up the tools and building and installing the extension;
+`BENCH_USERS` sets the pool size, default 6000; see the head of `scripts/bench.sh`.) It starts
+a throwaway PostgreSQL 15, the seeded moto emulator and `tests/emulator/fault_proxy.py` in
+front of it, which adds AWS-like latency to every request and enforces ListUsers' quota of
+30 requests per second (a request beyond it gets `TooManyRequestsException`, as from
+Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also land in
+`tests/results/bench.json`.
+
+## Latest run
+
+- Date: {now}
+- Command: `{args.command}`
+- Revision: {git_revision()}; extension `wrappers` {ext_version} on PostgreSQL {server_version}
+- Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory']} memory, Linux {m['kernel']}
+- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main`), 60 per page
+- Proxy: {proxy_on}
+- Servers: `wrapper` with {wrapper_opts}; `baseline` with `pushdown 'false', parallel_scan 'off'`
+- Each query runs once per server, in a fresh connection after a warm-up `select 1`, with
+  `statement_timeout` {args.timeout} s ("timeout" in the table), {args.pause} s apart so that
+  one run's quota window is over before the next starts
+- Lookups use user `{picked['username']}` from the middle of the pool; the join reads 20
+  usernames spread over the pool from a local table; the prefix is `{picked['prefix']}%`
+
+{table}
+*rows*: rows returned (for the full scan, the count), equal for both servers, or the run
+fails. *requests*: ListUsers requests the proxy saw during the query, throttled answers
+included and counted in parentheses. *speed-up*: baseline time / wrapper time.
+"""
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

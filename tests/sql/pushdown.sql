@@ -1,0 +1,85 @@
+-- Conditions travel to Cognito as a ListUsers filter; EXPLAIN shows what is asked and
+-- EXPLAIN ANALYZE how many requests it took. PostgreSQL still checks every condition.
+\set SHOW_CONTEXT never
+create schema if not exists extensions;
+create extension if not exists wrappers with schema extensions;
+set search_path = public, extensions;
+create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+create server cognito_server foreign data wrapper cognito_wrapper
+  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
+           user_pool_id :'main_pool', endpoint_url :'endpoint');
+create foreign table users (username text, email text, status text, enabled boolean,
+  sub text, given_name text, family_name text, phone_number text,
+  tenant text options (attribute 'custom:tenant'))
+  server cognito_server options (object 'users');
+create foreign table users_unpushed (username text, email text, status text, enabled boolean)
+  server cognito_server options (object 'users', pushdown 'false');
+\set an '(costs off, analyze, timing off, summary off)'
+
+-- lookups: one request each
+explain :an select username, email from users where email = 'user0042@example.com';
+select username, email from users where email = 'user0042@example.com';
+explain :an select username from users where username = 'user0042';
+select sub as the_sub from users where username = 'user0042' \gset
+explain :an select username from users where sub = :'the_sub';
+select username from users where sub = :'the_sub';
+explain :an select username, phone_number from users where phone_number = (select phone_number from users where username = 'user0040');
+-- the reference behaviour, for comparison: the whole pool, checked locally
+explain :an select username from users_unpushed where email = 'user0042@example.com';
+
+-- the most selective condition is the one sent; the others are checked locally
+explain :an select username from users
+ where enabled and status = 'CONFIRMED' and given_name like 'Us%' and email = 'user0044@example.com';
+-- a prefix, a status, enabled / not enabled
+explain :an select count(*) from users where username like 'user00%';
+select count(*) from users where username like 'user00%';
+explain (costs off) select count(*) from users where status = 'UNCONFIRMED';
+select count(*) from users where status = 'UNCONFIRMED';
+explain (costs off) select count(*) from users where not enabled;
+select count(*) from users where not enabled;
+-- IN lists: one request per distinct value, each user once
+explain :an select username from users where username in ('user0001', 'user0002', 'user0001', 'nobody');
+select username from users where username in ('user0001', 'user0002', 'user0001', 'nobody') order by 1;
+-- nothing can equal NULL: no request at all
+explain :an select username from users where email = null::text;
+
+-- values that cannot travel the same way to every server stay local: quotes, backslashes,
+-- wildcards inside a LIKE pattern, and a case-insensitive match
+explain :an select username, family_name from users where family_name = 'O''Brien "the \ one"';
+select username, family_name from users where family_name = 'O''Brien "the \ one"';
+explain (costs off) select username from users where username like 'user_01%';
+explain (costs off) select username from users where username ilike 'USER0001';
+explain (costs off) select username from users where tenant = 'acme';
+
+-- parameters: a prepared lookup stays a lookup on its generic plan
+set plan_cache_mode = force_generic_plan;
+prepare by_email(text) as select username from users where email = $1;
+explain (costs off) execute by_email('user0007@example.com');
+execute by_email('user0100@example.com');
+execute by_email('user0101@example.com');
+explain :an execute by_email('user0102@example.com');
+-- a parameter whose value cannot travel falls back to listing the pool
+explain :an execute by_email('has "quotes"');
+-- and a NULL parameter matches nothing: no request
+explain :an execute by_email(null);
+reset plan_cache_mode;
+
+-- LIMIT: pages are read lazily; with every condition pushed the page shrinks to the limit
+explain :an select username from users limit 10;
+explain :an select username from users where username like 'user01%' limit 5;
+select username from users where username like 'user01%' order by username limit 5;
+-- a LIMIT above a local condition reads as many pages as it needs
+explain :an select username from users where tenant = 'initech' limit 70;
+select count(*) from (select username from users where tenant = 'initech' limit 70) s;
+
+-- a large pool with nothing to push is read in 16 partitions by sub prefix, several requests
+-- in flight at once; every user comes back exactly once
+create server big_server foreign data wrapper cognito_wrapper
+  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
+           user_pool_id :'big_pool', endpoint_url :'endpoint', requests_per_second '1000');
+create foreign table big_users (username text, sub text) server big_server options (object 'users');
+explain :an select count(*) from big_users;
+select count(*), count(distinct username), count(distinct left(sub, 1)) as partitions from big_users;
+-- parallel_scan 'off' keeps one sequential stream
+alter foreign table big_users options (add parallel_scan 'off');
+explain :an select count(*) from big_users;
