@@ -26,6 +26,7 @@ unsafe fn plan_for(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     relid: pg_sys::Oid,
+    clauses: *mut pg_sys::List,
 ) -> FdwResult<(RemotePlan, Vec<*mut pg_sys::Expr>)> {
     let (server, table_options) = catalog::foreign_table(relid);
     let object = catalog::table_object(&table_options)?;
@@ -33,7 +34,7 @@ unsafe fn plan_for(
     let (_, server_options) = catalog::server(server);
     let settings = ScanSettings::resolve(&server_options, &table_options);
     let mut plan = RemotePlan::new(object, columns, settings);
-    let found = quals::find((*baserel).baserestrictinfo, (*baserel).relid, &plan.columns);
+    let found = quals::find(clauses, (*baserel).relid, &plan.columns);
     if settings.pushdown {
         plan.candidates = pushdown::rank(&found.conditions);
     }
@@ -63,7 +64,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let (plan, _) = plan_for(root, baserel, foreigntableid).or_raise();
+    let (plan, _) = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
     let (server, _) = catalog::foreign_table(foreigntableid);
     let (_, server_options) = catalog::server(server);
     let pool = use_remote_estimate(&server_options)
@@ -103,7 +104,27 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     let startup = REQUEST_COST;
     let total = requests * REQUEST_COST + rows * ROW_COST;
     // A table referenced laterally can only be scanned below the rels it refers to.
-    let required_outer = (*baserel).lateral_relids;
+    let path = foreignscan_path(
+        root,
+        baserel,
+        rows,
+        startup,
+        total,
+        (*baserel).lateral_relids,
+    );
+    pg_sys::add_path(baserel, path.cast());
+    add_lookup_join_paths(root, baserel, &plan);
+}
+
+/// Create a foreign scan path, the same way on every PostgreSQL version.
+unsafe fn foreignscan_path(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    rows: f64,
+    startup: f64,
+    total: f64,
+    required_outer: *mut pg_sys::Bitmapset,
+) -> *mut pg_sys::ForeignPath {
     // SAFETY: the arguments are the planner's own; NIL lists mean "no pathkeys, no outer
     // path, no private data".
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
@@ -135,7 +156,88 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
         std::ptr::null_mut(),
         std::ptr::null_mut(),
     );
-    pg_sys::add_path(baserel, path.cast());
+    path
+}
+
+/// Does this equivalence member stand for the column `arg` points to?
+unsafe extern "C-unwind" fn member_is_column(
+    _root: *mut pg_sys::PlannerInfo,
+    _rel: *mut pg_sys::RelOptInfo,
+    _ec: *mut pg_sys::EquivalenceClass,
+    em: *mut pg_sys::EquivalenceMember,
+    arg: *mut std::ffi::c_void,
+) -> bool {
+    // SAFETY: arg is the Var built in add_lookup_join_paths; em_expr is a planner expression.
+    let (wanted, mut expr) = (
+        arg.cast::<pg_sys::Var>(),
+        (*em).em_expr.cast::<pg_sys::Node>(),
+    );
+    while !expr.is_null() && (*expr).type_ == pg_sys::NodeTag::T_RelabelType {
+        expr = (*expr.cast::<pg_sys::RelabelType>()).arg.cast();
+    }
+    if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Var {
+        return false;
+    }
+    let var = expr.cast::<pg_sys::Var>();
+    (*var).varno == (*wanted).varno
+        && (*var).varattno == (*wanted).varattno
+        && (*var).varlevelsup == 0
+}
+
+/// For a join such as `users.username = names.name`, a path that looks each outer row up
+/// with one filtered request instead of listing the pool: parameterized by the outer rel, as
+/// postgres_fdw does. The planner takes it only where its cost says it is cheaper.
+unsafe fn add_lookup_join_paths(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    plan: &RemotePlan,
+) {
+    if !plan.settings.pushdown {
+        return;
+    }
+    for column in &plan.columns {
+        let probe = pushdown::Condition::Equals(column.field.clone(), pushdown::Operand::Param(0));
+        let lookup = probe.candidate().is_some_and(|c| c.rank == 0);
+        if !lookup || column.ty != crate::convert::ColumnType::Text {
+            continue;
+        }
+        let var = pg_sys::makeVar(
+            (*baserel).relid as _,
+            (column.index + 1) as _,
+            pg_sys::TEXTOID,
+            -1,
+            pg_sys::InvalidOid,
+            0,
+        );
+        let clauses = pg_sys::generate_implied_equalities_for_column(
+            root,
+            baserel,
+            Some(member_is_column),
+            var.cast(),
+            (*baserel).lateral_referencers,
+        );
+        for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
+            let outer = pg_sys::bms_union(
+                pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
+                (*baserel).lateral_relids,
+            );
+            if pg_sys::bms_is_empty(outer) {
+                continue;
+            }
+            // Also registers the clause as this path's parameterization.
+            pg_sys::get_baserel_parampathinfo(root, baserel, outer);
+            let rows = 1.0;
+            let path = foreignscan_path(
+                root,
+                baserel,
+                rows,
+                REQUEST_COST,
+                REQUEST_COST + rows * ROW_COST,
+                outer,
+            );
+            pg_sys::add_path(baserel, path.cast());
+        }
+    }
 }
 
 #[pg_guard]
@@ -148,8 +250,10 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     scan_clauses: *mut pg_sys::List,
     outer_plan: *mut pg_sys::Plan,
 ) -> *mut pg_sys::ForeignScan {
-    // Planned again, to collect the parameter expressions in the order the plan names them.
-    let (plan, params) = plan_for(root, baserel, foreigntableid).or_raise();
+    // Planned again, with the join clauses of a parameterized path among the conditions, to
+    // collect the parameter expressions in the order the plan names them. Outer columns among
+    // them become executor parameters once PostgreSQL has placed the scan in its nested loop.
+    let (plan, params) = plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
     let mut fdw_exprs = PgList::<pg_sys::Expr>::new();
     for param in params {
         fdw_exprs.push(param);

@@ -116,14 +116,17 @@ impl Reader<'_> {
         }
         if opno == pg_sys::TextEqualOperator {
             if let Some(field) = self.column(left, ColumnType::Text) {
-                return Some(Condition::Equals(field, operand(right, params)?));
+                return Some(Condition::Equals(
+                    field,
+                    operand(right, self.relid, params)?,
+                ));
             }
             let field = self.column(right, ColumnType::Text)?;
-            return Some(Condition::Equals(field, operand(left, params)?));
+            return Some(Condition::Equals(field, operand(left, self.relid, params)?));
         }
         if opno == pg_sys::OID_TEXT_LIKE_OP {
             let field = self.column(left, ColumnType::Text)?;
-            return Some(Condition::Like(field, operand(right, params)?));
+            return Some(Condition::Like(field, operand(right, self.relid, params)?));
         }
         None
     }
@@ -155,7 +158,7 @@ impl Reader<'_> {
                 PgList::<pg_sys::Node>::from_pg((*array.cast::<pg_sys::ArrayExpr>()).elements);
             let mut values = Vec::new();
             for element in elements.iter_ptr() {
-                values.push(operand(element, params)?);
+                values.push(operand(element, self.relid, params)?);
             }
             values
         } else {
@@ -185,8 +188,13 @@ unsafe fn deterministic(collation: pg_sys::Oid) -> bool {
     collation != pg_sys::InvalidOid && pg_sys::get_collation_isdeterministic(collation)
 }
 
-/// A constant's text, or a parameter to evaluate at execution.
-unsafe fn operand(node: *mut pg_sys::Node, params: &mut Vec<*mut pg_sys::Expr>) -> Option<Operand> {
+/// A constant's text, or a parameter to evaluate at execution: a query parameter, or a column
+/// of another relation (the outer side of a parameterized join path, or a lateral reference).
+unsafe fn operand(
+    node: *mut pg_sys::Node,
+    relid: u32,
+    params: &mut Vec<*mut pg_sys::Expr>,
+) -> Option<Operand> {
     let node = strip(node);
     if is_a(node, pg_sys::NodeTag::T_Const) {
         let value = node.cast::<pg_sys::Const>();
@@ -201,13 +209,20 @@ unsafe fn operand(node: *mut pg_sys::Node, params: &mut Vec<*mut pg_sys::Expr>) 
             CStr::from_ptr(text).to_string_lossy().into_owned(),
         )));
     }
-    if is_a(node, pg_sys::NodeTag::T_Param) {
-        let param = node.cast::<pg_sys::Param>();
-        if !matches!((*param).paramtype, pg_sys::TEXTOID | pg_sys::VARCHAROID) {
-            return None;
+    let text_typed = match (*node).type_ {
+        pg_sys::NodeTag::T_Param => (*node.cast::<pg_sys::Param>()).paramtype,
+        pg_sys::NodeTag::T_Var => {
+            let var = node.cast::<pg_sys::Var>();
+            if (*var).varno as u32 == relid || (*var).varlevelsup != 0 {
+                return None;
+            }
+            (*var).vartype
         }
-        params.push(node.cast());
-        return Some(Operand::Param(params.len() - 1));
+        _ => return None,
+    };
+    if !matches!(text_typed, pg_sys::TEXTOID | pg_sys::VARCHAROID) {
+        return None;
     }
-    None
+    params.push(node.cast());
+    Some(Operand::Param(params.len() - 1))
 }

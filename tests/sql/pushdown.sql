@@ -83,3 +83,13 @@ select count(*), count(distinct username), count(distinct left(sub, 1)) as parti
 -- parallel_scan 'off' keeps one sequential stream
 alter foreign table big_users options (add parallel_scan 'off');
 explain :an select count(*) from big_users;
+
+-- a join from a few local names looks each one up, instead of listing the pool
+create temp table names (name text);
+insert into names select format('user%s', lpad(n::text, 4, '0')) from generate_series(100, 1100, 100) n;
+analyze names;
+explain (costs off) select n.name, u.email from names n join users u on u.username = n.name;
+explain :an select n.name, u.email from names n join users u on u.username = n.name;
+select n.name, u.email from names n join users u on u.username = n.name order by 1;
+-- and the plan with a join on a column Cognito cannot filter lists the pool once
+explain (costs off) select n.name, u.username from names n join users u on u.tenant = n.name;
