@@ -4,8 +4,10 @@
 //! - `scan`: BeginForeignScan, IterateForeignScan, ReScanForeignScan, EndForeignScan,
 //!   ExplainForeignScan.
 //! - `import`: ImportForeignSchema.
+//! - `analyze`: AnalyzeForeignTable (the pool's size into pg_class).
 //! - `catalog`: reading options, columns, user mappings and Vault secrets from the catalogs.
 
+pub mod analyze;
 pub mod catalog;
 pub mod import;
 pub mod plan;
@@ -38,6 +40,7 @@ impl FdwRoutine {
         routine.EndForeignScan = Some(scan::end_foreign_scan);
         routine.ExplainForeignScan = Some(scan::explain_foreign_scan);
         routine.ImportForeignSchema = Some(import::import_foreign_schema);
+        routine.AnalyzeForeignTable = Some(analyze::analyze_foreign_table);
         FdwRoutine(routine.into_pg())
     }
 }

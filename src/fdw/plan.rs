@@ -67,10 +67,14 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     let (plan, _) = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
     let (server, _) = catalog::foreign_table(foreigntableid);
     let (_, server_options) = catalog::server(server);
+    // This backend's latest DescribeUserPool answer, else what ANALYZE recorded, else a guess.
+    let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
     let pool = use_remote_estimate(&server_options)
         .then(|| estimate::known(server.to_u32()))
         .flatten()
-        .map_or(DEFAULT_ROWS, |users| users as f64);
+        .map(|users| users as f64)
+        .or(analyzed)
+        .unwrap_or(DEFAULT_ROWS);
     let rows = match plan.candidates.first() {
         // A lookup by username, sub, email or phone number finds one user per value.
         Some(best) if best.rank <= 1 => best.values.len() as f64,

@@ -83,6 +83,12 @@ select count(*), count(distinct username), count(distinct left(sub, 1)) as parti
 -- parallel_scan 'off' keeps one sequential stream
 alter foreign table big_users options (add parallel_scan 'off');
 explain :an select count(*) from big_users;
+-- ANALYZE records the pool's size (from DescribeUserPool) for every backend's planner
+select reltuples from pg_class where oid = 'big_users'::regclass;
+analyze big_users;
+select reltuples from pg_class where oid = 'big_users'::regclass;
+\c
+explain select username from big_users;
 
 -- a join from a few local names looks each one up, instead of listing the pool
 create temp table names (name text);

@@ -1,0 +1,50 @@
+//! ANALYZE on a foreign table records the pool's size in pg_class.reltuples, where every
+//! backend's planner finds it; the size comes from DescribeUserPool. No rows are sampled:
+//! per-column statistics would cost a full listing, and PostgreSQL's default selectivities
+//! serve the conditions that stay local.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::catalog;
+use crate::cognito::client::client_for;
+use crate::cognito::estimate;
+use crate::cognito::runtime::wait;
+use crate::error::OrRaise;
+
+#[pg_guard]
+pub unsafe extern "C-unwind" fn analyze_foreign_table(
+    relation: pg_sys::Relation,
+    func: *mut pg_sys::AcquireSampleRowsFunc,
+    totalpages: *mut pg_sys::BlockNumber,
+) -> bool {
+    let (server, _) = catalog::foreign_table((*relation).rd_id);
+    let (settings, secret) = catalog::server_settings(server, pg_sys::GetUserId()).or_raise();
+    let client = client_for(server.to_u32(), &settings, &secret);
+    // A pool whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
+    // PostgreSQL's own warning rather than failing a database-wide ANALYZE.
+    if wait(estimate::refresh(server.to_u32(), &client))
+        .or_raise()
+        .is_none()
+    {
+        return false;
+    }
+    *func = Some(pool_size_as_sample);
+    *totalpages = 1;
+    true
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn pool_size_as_sample(
+    relation: pg_sys::Relation,
+    _elevel: std::ffi::c_int,
+    _rows: *mut pg_sys::HeapTuple,
+    _targrows: std::ffi::c_int,
+    totalrows: *mut f64,
+    totaldeadrows: *mut f64,
+) -> std::ffi::c_int {
+    let (server, _) = catalog::foreign_table((*relation).rd_id);
+    *totalrows = estimate::known(server.to_u32()).unwrap_or(0) as f64;
+    *totaldeadrows = 0.0;
+    0
+}
