@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import psycopg
 import pytest
 
-from test_scan_properties import connect, create_table
+from test_scan_properties import connect, create_table, install_wrapper
 
 PREFIX = "empty-page:"
 
@@ -73,11 +73,7 @@ def proxy(state):
 def test_paging_goes_on_through_empty_pages(pg_env, fresh_db, state, proxy):
     url, counts = proxy
     with connect(pg_env, fresh_db) as conn:
-        conn.execute("create schema extensions")
-        conn.execute("create extension wrappers with schema extensions")
-        conn.execute("set search_path = public, extensions")
-        conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
-                     "validator cognito_fdw_validator")
+        install_wrapper(conn)
         create_table(conn, "gappy", state["pools"]["main"]["id"], url, state["region"])
         rows = conn.execute("select username from gappy_users").fetchall()
         plan = conn.execute("explain (analyze, costs off, timing off, summary off) "

@@ -41,14 +41,19 @@ def create_table(conn, name, pool, endpoint, region, secret="x", extra=""):
         server {name}_server options (object 'users')""")
 
 
-def setup_wrapper(conn, state, silent_url, secret="x"):
-    region, endpoint = state["region"], state["endpoint"]
-    pools = state["pools"]
+def install_wrapper(conn):
+    """The extension and the documented wrapper, in the connection's database."""
     conn.execute("create schema if not exists extensions")
     conn.execute("create extension if not exists wrappers with schema extensions")
     conn.execute("set search_path = public, extensions")
     conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
                  "validator cognito_fdw_validator")
+
+
+def setup_wrapper(conn, state, silent_url, secret="x"):
+    region, endpoint = state["region"], state["endpoint"]
+    pools = state["pools"]
+    install_wrapper(conn)
     for name, pool, url in [("main", pools["main"]["id"], endpoint),
                             ("big", pools["big"]["id"], endpoint),
                             ("silent", pools["main"]["id"], silent_url)]:

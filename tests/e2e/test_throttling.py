@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from conftest import ROOT
-from test_scan_properties import connect, create_table, figure
+from test_scan_properties import connect, create_table, install_wrapper, figure
 
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 from fault_proxy import make_server  # noqa: E402
@@ -29,11 +29,7 @@ def test_a_throttled_partitioned_scan_returns_every_user_once(pg_env, fresh_db, 
     url, proxy = faulty
     users = state["pools"]["big"]["users"]
     with connect(pg_env, fresh_db) as conn:
-        conn.execute("create schema extensions")
-        conn.execute("create extension wrappers with schema extensions")
-        conn.execute("set search_path = public, extensions")
-        conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
-                     "validator cognito_fdw_validator")
+        install_wrapper(conn)
         create_table(conn, "flaky", state["pools"]["big"]["id"], url, state["region"],
                      extra=", max_attempts '10', max_backoff_ms '200', "
                            "requests_per_second '200'")
