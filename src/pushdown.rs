@@ -422,3 +422,46 @@ mod tests {
         assert_eq!(sub_partitions()[10].as_deref(), Some("sub ^= \"a\""));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    const ATTRIBUTES: &[&str] = &[
+        "username",
+        "email",
+        "sub",
+        "given_name",
+        "cognito:user_status",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// Whatever the value, writing never panics, and a filter that is written reads back
+        /// as the same attribute, operator and value, within the API's length limit.
+        #[test]
+        fn written_filters_read_back_as_written(
+            attribute in proptest::sample::select(ATTRIBUTES),
+            prefix in any::<bool>(),
+            value in any::<String>(),
+        ) {
+            let op = if prefix { Op::Prefix } else { Op::Equals };
+            if let Some(filter) = write_filter(attribute, op, &value) {
+                prop_assert!(filter.chars().count() <= MAX_FILTER_LEN);
+                prop_assert_eq!(read_filter(&filter), Some((attribute, op, value.as_str())));
+                prop_assert!(!value.contains(['"', '\\']));
+            }
+        }
+
+        /// A LIKE pattern is sent as a prefix only when it means exactly "starts with".
+        #[test]
+        fn like_prefixes_mean_starts_with(pattern in "[a-z_%\\\\]{0,6}%?") {
+            if let Some(prefix) = like_prefix(&pattern) {
+                prop_assert_eq!(format!("{prefix}%"), pattern.clone());
+                prop_assert!(!prefix.is_empty() && !prefix.contains(['%', '_', '\\']));
+            }
+        }
+    }
+}
