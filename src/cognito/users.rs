@@ -47,7 +47,6 @@ pub struct UserPager {
     filter: Option<String>,
     token: Option<String>,
     finished: bool,
-    pub requests: u64,
 }
 
 impl UserPager {
@@ -58,7 +57,6 @@ impl UserPager {
             filter,
             token: None,
             finished: false,
-            requests: 0,
         }
     }
 
@@ -72,7 +70,6 @@ impl UserPager {
         if self.finished {
             return Ok(Vec::new());
         }
-        self.requests += 1;
         let output = self
             .client
             .sdk
