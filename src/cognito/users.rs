@@ -4,7 +4,9 @@ use aws_sdk_cognitoidentityprovider::types::UserType;
 
 use super::client::CognitoClient;
 use crate::convert::Instant;
-use crate::error::FdwResult;
+use pgrx::PgSqlErrorCode::*;
+
+use crate::error::{FdwError, FdwResult};
 
 /// A user as the scan needs it, free of SDK types.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,13 +83,24 @@ impl UserPager {
             .send()
             .await
             .map_err(|e| self.client.error("ListUsers", e))?;
+        // Cognito always sends a Users list, empty or not. An answer without one is broken (a
+        // proxy's or a server's fault): taking it for the last page would present a short
+        // result as complete.
+        let Some(users) = output.users else {
+            return Err(FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!(
+                    "Cognito ListUsers answer from {} has no Users list",
+                    self.client.endpoint
+                ),
+            )
+            .with_detail(format!(
+                "user pool {}; the listing stopped rather than end early",
+                self.client.user_pool_id
+            )));
+        };
         self.token = output.pagination_token.filter(|t| !t.is_empty());
         self.finished = self.token.is_none();
-        Ok(output
-            .users
-            .unwrap_or_default()
-            .into_iter()
-            .map(User::from)
-            .collect())
+        Ok(users.into_iter().map(User::from).collect())
     }
 }

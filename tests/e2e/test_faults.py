@@ -1,0 +1,100 @@
+"""Broken answers, hangs and cancels: an exact result or a clear error, never a crash, a panic
+message or a short result presented as complete; cancel works while backing off."""
+
+import sys
+import threading
+import time
+
+import psycopg
+import pytest
+
+from conftest import ROOT
+from test_scan_properties import connect, create_table, figure, install_wrapper
+
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+from fault_proxy import make_server  # noqa: E402
+
+
+@pytest.fixture
+def proxy(state):
+    server = make_server(state["endpoint"], seed=11)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", server.state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def wrapped(pg_env, fresh_db, state, proxy):
+    url, faults = proxy
+    conn = connect(pg_env, fresh_db)
+    install_wrapper(conn)
+    create_table(conn, "faulty", state["pools"]["main"]["id"], url, state["region"],
+                 extra=", max_attempts '10', max_backoff_ms '100', request_timeout_ms '2000', "
+                       "parallel_scan 'off'")
+    yield conn, faults
+    conn.close()
+
+
+@pytest.mark.parametrize("fault", ["reset", "truncate", "garbage", "no_users"])
+def test_broken_answers_give_the_exact_result_or_a_clear_error(wrapped, state, fault):
+    conn, faults = wrapped
+    faults.update({f"{fault}_fraction": 0.2})
+    try:
+        rows = conn.execute("select username from faulty_users").fetchall()
+    except psycopg.Error as err:
+        text = f"{err.diag.message_primary} {err.diag.message_detail}"
+        assert err.diag.sqlstate.startswith("HV"), text
+        assert "panic" not in text.lower() and "unhandled" not in text.lower(), text
+        assert "Cognito ListUsers" in text, text
+        outcome = f"error: {err.diag.message_primary}"
+    else:
+        names = [r[0] for r in rows]
+        assert len(names) == len(set(names)) == state["pools"]["main"]["users"]
+        outcome = f"all {len(names)} users"
+    stats = faults.snapshot()
+    figure(f"faults: {fault} on 20% of {stats['requests']} requests -> {outcome}")
+    assert conn.execute("select extensions.cognito_fdw_live_scans()").fetchone()[0] == 0
+    assert conn.execute("select 1").fetchone()[0] == 1
+
+
+def test_a_request_that_is_never_answered_fails_clearly_within_ten_seconds(wrapped, state):
+    conn, faults = wrapped
+    faults.update({"hang_fraction": 1.0})
+    conn.execute("alter server faulty_server options (set request_timeout_ms '1000', "
+                 "set max_attempts '3')")
+    start = time.monotonic()
+    with pytest.raises(psycopg.errors.FdwUnableToEstablishConnection) as err:
+        conn.execute("select username from faulty_users")
+    elapsed = time.monotonic() - start
+    assert "timed out" in err.value.diag.message_primary
+    figure(f"faults: 3 unanswered attempts of 1 s failed after {elapsed:.2f} s")
+    assert elapsed < 10
+
+
+def test_cancel_during_a_retry_backoff_ends_the_query_within_a_second(pg_env, wrapped):
+    conn, faults = wrapped
+    # Every request throttled, long backoffs: the scan spends its time waiting between attempts.
+    faults.update({"throttle_fraction": 1.0})
+    conn.execute("alter server faulty_server options (set max_backoff_ms '20000', "
+                 "set max_attempts '20')")
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    cancelled_at = []
+
+    def cancel():
+        time.sleep(1.5)
+        with connect(pg_env, conn.info.dbname) as other:
+            cancelled_at.append(time.monotonic())
+            other.execute("select pg_cancel_backend(%s)", (pid,))
+
+    thread = threading.Thread(target=cancel)
+    thread.start()
+    with pytest.raises(psycopg.errors.QueryCanceled):
+        conn.execute("select username from faulty_users")
+    to_error = time.monotonic() - cancelled_at[0]
+    thread.join()
+    figure(f"faults: cancel during a retry backoff ended the query after {to_error * 1000:.0f} ms")
+    assert to_error < 1.0
+    assert faults.snapshot()["throttled"] >= 1
+    assert conn.execute("select extensions.cognito_fdw_live_scans()").fetchone()[0] == 0
