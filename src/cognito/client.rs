@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use aws_credential_types::Credentials as AwsCredentials;
-use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
+use aws_sdk_cognitoidentityprovider::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -79,6 +79,15 @@ fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
             RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts)
                 .with_max_backoff(settings.max_backoff),
+        )
+        // The SDK's default retry quota is one token bucket for the whole process: a scan
+        // that meets a burst of throttling would drain it, fail, and leave the next queries
+        // of this backend without retries. Attempts are bounded by max_attempts and the
+        // request rate by our own spacing instead.
+        .retry_partition(
+            RetryPartition::custom("cognito_fdw")
+                .token_bucket(TokenBucket::unlimited())
+                .build(),
         )
         .timeout_config(
             TimeoutConfig::builder()
