@@ -31,7 +31,7 @@ def test_a_throttled_partitioned_scan_returns_every_user_once(pg_env, fresh_db, 
     with connect(pg_env, fresh_db) as conn:
         install_wrapper(conn)
         create_table(conn, "flaky", state["pools"]["big"]["id"], url, state["region"],
-                     extra=", max_attempts '10', max_backoff_ms '200', "
+                     extra=", max_attempts '20', max_backoff_ms '200', "
                            "requests_per_second '200'")
         plan = [r[0] for r in conn.execute(
             "explain (analyze, costs off, timing off, summary off) "
