@@ -9,7 +9,13 @@ import psycopg
 import pytest
 
 from conftest import ROOT
-from test_scan_properties import connect, create_table, figure, install_wrapper
+from test_scan_properties import (
+    connect,
+    create_table,
+    figure,
+    install_wrapper,
+    seconds_from_cancel_to_error,
+)
 
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 from fault_proxy import make_server  # noqa: E402
@@ -79,21 +85,8 @@ def test_cancel_during_a_retry_backoff_ends_the_query_within_a_second(pg_env, wr
     faults.update({"throttle_fraction": 1.0})
     conn.execute("alter server faulty_server options (set max_backoff_ms '20000', "
                  "set max_attempts '20')")
-    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
-    cancelled_at = []
-
-    def cancel():
-        time.sleep(1.5)
-        with connect(pg_env, conn.info.dbname) as other:
-            cancelled_at.append(time.monotonic())
-            other.execute("select pg_cancel_backend(%s)", (pid,))
-
-    thread = threading.Thread(target=cancel)
-    thread.start()
-    with pytest.raises(psycopg.errors.QueryCanceled):
-        conn.execute("select username from faulty_users")
-    to_error = time.monotonic() - cancelled_at[0]
-    thread.join()
+    to_error = seconds_from_cancel_to_error(pg_env, conn, "select username from faulty_users",
+                                            1.5)
     figure(f"faults: cancel during a retry backoff ended the query after {to_error * 1000:.0f} ms")
     assert to_error < 1.0
     assert faults.snapshot()["throttled"] >= 1

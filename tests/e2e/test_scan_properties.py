@@ -140,22 +140,31 @@ def test_statement_timeout_ends_a_request_that_never_gets_an_answer(pg_env, db):
         assert live_scans(conn) == 0
 
 
-def test_pg_cancel_backend_ends_a_waiting_scan_within_a_second(pg_env, db):
-    with connect(pg_env, db) as conn, connect(pg_env, db) as other:
-        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
-        cancelled_at = []
+def seconds_from_cancel_to_error(pg_env, conn, sql, delay):
+    """Run SQL on CONN, pg_cancel_backend it from another connection after DELAY seconds, and
+    return how long the query took to fail after the cancel."""
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    cancelled_at = []
 
-        def cancel():
-            time.sleep(0.7)
+    def cancel():
+        time.sleep(delay)
+        with connect(pg_env, conn.info.dbname) as other:
             cancelled_at.append(time.monotonic())
             other.execute("select pg_cancel_backend(%s)", (pid,))
 
-        thread = threading.Thread(target=cancel)
-        thread.start()
+    thread = threading.Thread(target=cancel)
+    thread.start()
+    try:
         with pytest.raises(psycopg.errors.QueryCanceled):
-            conn.execute("select * from silent_users")
-        to_error = time.monotonic() - cancelled_at[0]
+            conn.execute(sql)
+    finally:
         thread.join()
+    return time.monotonic() - cancelled_at[0]
+
+
+def test_pg_cancel_backend_ends_a_waiting_scan_within_a_second(pg_env, db):
+    with connect(pg_env, db) as conn:
+        to_error = seconds_from_cancel_to_error(pg_env, conn, "select * from silent_users", 0.7)
         figure(f"cancel: pg_cancel_backend to error took {to_error * 1000:.0f} ms")
         assert to_error < 1.0
         assert conn.execute("select 1").fetchone()[0] == 1
