@@ -490,6 +490,19 @@ impl ServerSettings {
     }
 }
 
+impl ServerSettings {
+    /// The limits of one request, as EXPLAIN (ANALYZE, VERBOSE) reports what a scan used.
+    pub fn describe_limits(&self) -> String {
+        format!(
+            "connect_timeout_ms {}, request_timeout_ms {}, max_attempts {}, max_backoff_ms {}",
+            self.connect_timeout.as_millis(),
+            self.request_timeout.as_millis(),
+            self.max_attempts,
+            self.max_backoff.as_millis()
+        )
+    }
+}
+
 fn parse_bool(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" | "on" | "yes" => Some(true),
@@ -525,6 +538,18 @@ impl ScanSettings {
             max_concurrent_requests: int("max_concurrent_requests"),
             requests_per_second: int("requests_per_second"),
         }
+    }
+}
+
+impl ScanSettings {
+    /// The options that shape a listing, as EXPLAIN (ANALYZE, VERBOSE) reports them.
+    pub fn describe(&self) -> String {
+        format!(
+            "max_concurrent_requests {}, requests_per_second {}, parallel_scan {}",
+            self.max_concurrent_requests,
+            self.requests_per_second,
+            if self.parallel_scan { "auto" } else { "off" }
+        )
     }
 }
 

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnPlan, Object};
-use crate::options::ScanSettings;
 use crate::pushdown::Candidate;
 
 /// ListUsers returns at most 60 users a request.
@@ -27,20 +26,24 @@ pub struct RemotePlan {
     /// Conditions ListUsers can express, best first; the scan sends the first whose values
     /// can travel, else lists the pool.
     pub candidates: Vec<Candidate>,
-    pub settings: ScanSettings,
+    /// Whether the `pushdown` option allowed conditions to be sent: planning needs it for the
+    /// join paths. The options that shape execution (concurrency, rate, partitions, timeouts)
+    /// are not in the plan: each run reads them afresh, so a cached plan uses the options
+    /// current when its query starts.
+    pub pushdown: bool,
     /// A LIMIT bounds what PostgreSQL will read from this scan: read lazily, one request at a
     /// time, no partitions.
     pub limited: bool,
 }
 
 impl RemotePlan {
-    pub fn new(object: Object, columns: Vec<ColumnPlan>, settings: ScanSettings) -> RemotePlan {
+    pub fn new(object: Object, columns: Vec<ColumnPlan>, pushdown: bool) -> RemotePlan {
         RemotePlan {
             object,
             columns,
             page_size: MAX_PAGE_SIZE,
             candidates: Vec::new(),
-            settings,
+            pushdown,
             limited: false,
         }
     }
@@ -59,15 +62,16 @@ impl RemotePlan {
         })
     }
 
-    /// What EXPLAIN shows of the plan: label and value, in order.
-    pub fn describe(&self) -> Vec<(&'static str, String)> {
+    /// What EXPLAIN shows of the plan: label and value, in order. `parallel_scan` is the
+    /// option's value for this run.
+    pub fn describe(&self, parallel_scan: bool) -> Vec<(&'static str, String)> {
         let operation = match self.object {
             Object::Users => "ListUsers",
         };
         let mut lines = vec![("Cognito Request", operation.to_owned())];
         match self.candidates.first() {
             Some(best) => lines.push(("Cognito Filter", best.describe())),
-            None if self.settings.parallel_scan && !self.limited => lines.push((
+            None if parallel_scan && !self.limited => lines.push((
                 "Cognito Partitions",
                 format!("16 by sub prefix when the pool holds over {PARTITION_ABOVE_USERS} users"),
             )),
@@ -94,7 +98,7 @@ mod tests {
                 field: Field::Attribute("custom:tenant".into()),
                 ty: ColumnType::Text,
             }],
-            ScanSettings::resolve(&[], &[]),
+            true,
         );
         plan.candidates = crate::pushdown::rank(&[Condition::Equals(
             Field::Attribute("email".into()),
@@ -102,7 +106,7 @@ mod tests {
         )]);
         assert_eq!(RemotePlan::decode(&plan.encode()).unwrap(), plan);
         let shown: Vec<String> = plan
-            .describe()
+            .describe(true)
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();

@@ -30,6 +30,8 @@ pub struct CognitoClient {
     pub sdk: Client,
     pub endpoint: String,
     pub user_pool_id: String,
+    /// The timeouts and retry bounds this client was built with, for EXPLAIN.
+    pub limits: String,
 }
 
 thread_local! {
@@ -106,6 +108,7 @@ fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
         sdk: Client::from_conf(config.build()),
         endpoint,
         user_pool_id: settings.user_pool_id.clone(),
+        limits: settings.describe_limits(),
     }
 }
 

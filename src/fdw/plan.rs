@@ -33,7 +33,7 @@ unsafe fn plan_for(
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
     let (_, server_options) = catalog::server(server);
     let settings = ScanSettings::resolve(&server_options, &table_options);
-    let mut plan = RemotePlan::new(object, columns, settings);
+    let mut plan = RemotePlan::new(object, columns, settings.pushdown);
     let found = quals::find(clauses, (*baserel).relid, &plan.columns);
     if settings.pushdown {
         plan.candidates = pushdown::rank(&found.conditions);
@@ -196,7 +196,7 @@ unsafe fn add_lookup_join_paths(
     baserel: *mut pg_sys::RelOptInfo,
     plan: &RemotePlan,
 ) {
-    if !plan.settings.pushdown {
+    if !plan.pushdown {
         return;
     }
     for column in &plan.columns {

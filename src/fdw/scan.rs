@@ -22,12 +22,14 @@ use crate::cognito::{estimate, CognitoClient, Listing, User};
 use crate::convert::to_datum;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
-use crate::options::use_remote_estimate;
+use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown::{self, Operand, Requests};
 use crate::remote_plan::{RemotePlan, PARTITION_ABOVE_USERS};
 
 struct ScanState {
     plan: RemotePlan,
+    /// The table's and server's listing options as they stood when this query started.
+    settings: ScanSettings,
     /// ExprStates of the plan's fdw_exprs (parameter values), in the executor's memory.
     params: *mut pg_sys::List,
     /// None under EXPLAIN without ANALYZE: no credentials are read and no request is made.
@@ -48,10 +50,11 @@ pub fn live_scans() -> usize {
 }
 
 impl ScanState {
-    fn new(plan: RemotePlan, params: *mut pg_sys::List) -> ScanState {
+    fn new(plan: RemotePlan, settings: ScanSettings, params: *mut pg_sys::List) -> ScanState {
         LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
         ScanState {
             plan,
+            settings,
             params,
             connection: None,
             remote: None,
@@ -152,7 +155,7 @@ unsafe fn open(
     connection: &Connection,
     econtext: *mut pg_sys::ExprContext,
 ) -> Remote {
-    let plan = &state.plan;
+    let (plan, settings) = (&state.plan, &state.settings);
     let (client, server) = (&connection.client, connection.server);
     let chosen = plan.candidates.iter().find_map(|candidate| {
         let values: Vec<Option<String>> = candidate
@@ -176,7 +179,7 @@ unsafe fn open(
         }
         None => {
             let mut pool = None;
-            if plan.settings.parallel_scan && !plan.limited && connection.use_remote_estimate {
+            if settings.parallel_scan && !plan.limited && connection.use_remote_estimate {
                 if !estimate::is_fresh(server) {
                     wait(estimate::refresh(server, client)).or_raise();
                 }
@@ -196,7 +199,7 @@ unsafe fn open(
     let concurrency = if plan.limited {
         1
     } else {
-        plan.settings.max_concurrent_requests as usize
+        settings.max_concurrent_requests as usize
     };
     Remote {
         listing: Listing::new(
@@ -205,7 +208,7 @@ unsafe fn open(
             filters,
             plan.page_size,
             concurrency,
-            plan.settings.requests_per_second,
+            settings.requests_per_second,
         ),
         page: VecDeque::new(),
         seen: fan_out.then(HashSet::new),
@@ -275,13 +278,16 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
     let plan = super::plan::decode((*scan).fdw_private).or_raise();
     let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
-    let mut state = ScanState::new(plan, params);
+    // Options are read here, not taken from the plan: a cached plan may be run long after an
+    // ALTER SERVER, and each query uses the options current at its start.
+    let relid = (*(*node).ss.ss_currentRelation).rd_id;
+    let (server_oid, table_options) = catalog::foreign_table(relid);
+    let (_, server_options) = catalog::server(server_oid);
+    let settings = ScanSettings::resolve(&server_options, &table_options);
+    let mut state = ScanState::new(plan, settings, params);
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
-        let relid = (*(*node).ss.ss_currentRelation).rd_id;
-        let (server_oid, _) = catalog::foreign_table(relid);
         let (settings, secret) =
             catalog::server_settings(server_oid, check_as_user(node)).or_raise();
-        let (_, server_options) = catalog::server(server_oid);
         state.connection = Some(Connection {
             client: client_for(server_oid.to_u32(), &settings, &secret),
             server: server_oid.to_u32(),
@@ -383,9 +389,21 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let property = |label: &CStr, value: String| {
         pg_sys::ExplainPropertyText(label.as_ptr(), value.as_pg_cstr(), es);
     };
-    for (label, value) in state.plan.describe() {
+    for (label, value) in state.plan.describe(state.settings.parallel_scan) {
         let label = std::ffi::CString::new(label).unwrap_or_default();
         property(&label, value);
+    }
+    if (*es).verbose {
+        if let Some(connection) = &state.connection {
+            property(
+                c"Cognito Options",
+                format!(
+                    "{}, {}",
+                    connection.client.limits,
+                    state.settings.describe()
+                ),
+            );
+        }
     }
     if (*es).analyze {
         if let Some(remote) = &state.remote {

@@ -9,12 +9,15 @@ the seeded moto emulator (MOTO_STATE = its state JSON) and the silent server
 import json
 import os
 import subprocess
+import sys
+import threading
 import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
 
 # Pin what would otherwise vary with the machine or the user's settings, so
 # that expected output files stay byte-for-byte stable.
@@ -103,3 +106,23 @@ def fresh_db(psql):
     create_db(psql, name)
     yield name
     drop_db(psql, name)
+
+
+@pytest.fixture
+def fault_proxy(state):
+    """start(**settings) -> (url, proxy state): a fault proxy (tests/emulator/fault_proxy.py)
+    in front of the emulator, in this process, stopped after the test."""
+    from fault_proxy import make_server
+
+    servers = []
+
+    def start(**settings):
+        server = make_server(state["endpoint"], **settings)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}", server.state
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,14 +1,11 @@
 """Broken answers, hangs and cancels: an exact result or a clear error, never a crash, a panic
 message or a short result presented as complete; cancel works while backing off."""
 
-import sys
-import threading
 import time
 
 import psycopg
 import pytest
 
-from conftest import ROOT
 from test_scan_properties import (
     connect,
     create_table,
@@ -17,23 +14,10 @@ from test_scan_properties import (
     seconds_from_cancel_to_error,
 )
 
-sys.path.insert(0, str(ROOT / "tests" / "emulator"))
-from fault_proxy import make_server  # noqa: E402
-
 
 @pytest.fixture
-def proxy(state):
-    server = make_server(state["endpoint"], seed=11)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", server.state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def wrapped(pg_env, fresh_db, state, proxy):
-    url, faults = proxy
+def wrapped(pg_env, fresh_db, state, fault_proxy):
+    url, faults = fault_proxy(seed=11)
     conn = connect(pg_env, fresh_db)
     install_wrapper(conn)
     create_table(conn, "faulty", state["pools"]["main"]["id"], url, state["region"],

@@ -23,6 +23,7 @@ Pools (see --help):
            i % 5 == 0 / 1    email_verified 'true' / 'false' (others: absent)
          and users 1..8 carry hand-picked awkward names (SPECIAL_NAMES below).
   big    --big-users N users big00001..., each with a 2000-character custom:blob
+  plain  --plain-users N users plain00001... (default 2000) with an email each
   empty  no users
   demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled
 
@@ -179,6 +180,14 @@ def seed_big(s, n):
     return {"id": pool_id, "users": n}
 
 
+def seed_plain(s, n):
+    pool_id = s.pool("plain")
+    for i in range(1, n + 1):
+        username = f"plain{i:05d}"
+        s.user(pool_id, username, {"email": f"{username}@example.com"})
+    return {"id": pool_id, "users": n}
+
+
 def seed_demo(s):
     pool_id = s.pool("demo", ("tenant", 256))
     for username, given, family, status, enabled, tenant in DEMO_USERS:
@@ -194,11 +203,12 @@ def main():
     ap.add_argument("--port", type=int, default=5000)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
-    ap.add_argument("--pools", default="main,big,empty,demo",
-                    help="comma-separated subset of main,big,empty,demo")
+    ap.add_argument("--pools", default="main,big,plain,empty,demo",
+                    help="comma-separated subset of main,big,plain,empty,demo")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
+    ap.add_argument("--plain-users", type=int, default=2000)
     args = ap.parse_args()
 
     from moto.cognitoidp.models import cognitoidp_backends
@@ -216,6 +226,9 @@ def main():
         pools["empty"] = {"id": s.pool("empty"), "users": 0}
     if "demo" in wanted:
         pools["demo"] = seed_demo(s)
+    # Last, so that it shifts no other pool's create dates (they follow creation order).
+    if "plain" in wanted:
+        pools["plain"] = seed_plain(s, args.plain_users)
     seed_secs = time.monotonic() - t0
 
     # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we
