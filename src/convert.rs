@@ -55,13 +55,25 @@ pub struct Instant {
 
 /// Seconds from 1970-01-01 to PostgreSQL's epoch, 2000-01-01 (both UTC).
 const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+/// PostgreSQL's range of timestamps, in microseconds since its epoch: from 4714-11-24 BC
+/// (MIN_TIMESTAMP) up to, not including, 294277-01-01 (END_TIMESTAMP).
+const PG_MIN_MICROS: i64 = -211_813_488_000_000_000;
+const PG_END_MICROS: i64 = 9_223_371_331_200_000_000;
 
 impl Instant {
     /// Microseconds since 2000-01-01 UTC: the representation of both `timestamp` and
     /// `timestamptz`, rounded to the nearest microsecond as PostgreSQL's own input does (Cognito
     /// sends fractional seconds, which land a hair below the microsecond they stand for).
-    pub fn pg_micros(self) -> i64 {
-        (self.secs - PG_EPOCH_UNIX_SECS) * 1_000_000 + i64::from((self.nanos + 500) / 1_000)
+    /// None when PostgreSQL cannot hold the instant: a broken answer may carry any number.
+    pub fn pg_micros(self) -> Option<i64> {
+        let micros = self
+            .secs
+            .checked_sub(PG_EPOCH_UNIX_SECS)?
+            .checked_mul(1_000_000)?
+            .checked_add(i64::from((self.nanos.min(999_999_999) + 500) / 1_000))?;
+        (PG_MIN_MICROS..PG_END_MICROS)
+            .contains(&micros)
+            .then_some(micros)
     }
 }
 
@@ -85,26 +97,91 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// A value in the form of the column type. `Err` names the value's kind for the message.
-pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, String> {
-    let datum = match (value, ty) {
-        (Value::Null, _) => None,
-        (Value::Text(s), ColumnType::Text) => s.into_datum(),
+/// A value checked against its column's type: turning it into a Datum cannot fail.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ready {
+    Text(String),
+    Bool(bool),
+    /// Microseconds since 2000-01-01 UTC, within PostgreSQL's range.
+    Micros(i64),
+    Jsonb(serde_json::Value),
+    Json(serde_json::Value),
+}
+
+/// Text PostgreSQL can store: its `text` and `jsonb` cannot hold a NUL character.
+fn storable(text: &str) -> Result<(), String> {
+    match text.contains('\0') {
+        true => Err(format!(
+            "\"{}\" holds a NUL character, which PostgreSQL text cannot",
+            text.escape_debug()
+        )),
+        false => Ok(()),
+    }
+}
+
+fn storable_json(value: &serde_json::Value) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(s) => storable(s),
+        serde_json::Value::Array(items) => items.iter().try_for_each(storable_json),
+        serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+            storable(k)?;
+            storable_json(v)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Check a value against the column type. `Err` says why it does not fit, for the message.
+/// Pure, so that the whole way from a Cognito answer to a row's values is unit-tested.
+pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, String> {
+    let ready = match (value, ty) {
+        (Value::Null, _) => return Ok(None),
+        (Value::Text(s), ColumnType::Text) => {
+            storable(&s)?;
+            Ready::Text(s)
+        }
         (Value::Text(s), ColumnType::Bool) => match parse_bool(&s) {
-            Some(b) => b.into_datum(),
+            Some(b) => Ready::Bool(b),
             None => return Err(format!("\"{}\" is not a boolean", s.escape_debug())),
         },
-        (Value::Bool(b), ColumnType::Bool) => b.into_datum(),
-        (Value::Bool(b), ColumnType::Text) => b.to_string().into_datum(),
-        (Value::Time(t), ColumnType::Timestamp | ColumnType::TimestampTz) => {
-            Some(pg_sys::Datum::from(t.pg_micros()))
+        (Value::Bool(b), ColumnType::Bool) => Ready::Bool(b),
+        (Value::Bool(b), ColumnType::Text) => Ready::Text(b.to_string()),
+        (Value::Time(t), ColumnType::Timestamp | ColumnType::TimestampTz) => match t.pg_micros() {
+            Some(micros) => Ready::Micros(micros),
+            None => {
+                return Err(format!(
+                    "instant {} s after 1970 is out of range for {}",
+                    t.secs,
+                    ty.sql_name()
+                ))
+            }
+        },
+        (Value::Json(j), ColumnType::Jsonb) => {
+            storable_json(&j)?;
+            Ready::Jsonb(j)
         }
-        (Value::Json(j), ColumnType::Jsonb) => JsonB(j).into_datum(),
-        (Value::Json(j), ColumnType::Json) => Json(j).into_datum(),
-        (Value::Json(j), ColumnType::Text) => j.to_string().into_datum(),
+        (Value::Json(j), ColumnType::Json) => {
+            storable_json(&j)?;
+            Ready::Json(j)
+        }
+        (Value::Json(j), ColumnType::Text) => {
+            storable_json(&j)?;
+            Ready::Text(j.to_string())
+        }
         (other, ty) => return Err(format!("{other:?} cannot become {}", ty.sql_name())),
     };
-    Ok(datum)
+    Ok(Some(ready))
+}
+
+/// A value in the form of the column type, allocated in the current memory context.
+pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, String> {
+    Ok(prepare(value, ty)?.and_then(|ready| match ready {
+        Ready::Text(s) => s.into_datum(),
+        Ready::Bool(b) => b.into_datum(),
+        Ready::Micros(micros) => Some(pg_sys::Datum::from(micros)),
+        Ready::Jsonb(j) => JsonB(j).into_datum(),
+        Ready::Json(j) => Json(j).into_datum(),
+    }))
 }
 
 #[cfg(test)]
@@ -119,24 +196,55 @@ mod tests {
                 nanos: 0
             }
             .pg_micros(),
-            0
+            Some(0)
         );
         // 2024-01-02 03:04:05.678901 UTC
         let t = Instant {
             secs: 1_704_164_645,
             nanos: 678_901_499,
         };
-        assert_eq!(t.pg_micros(), 757_479_845_678_901);
+        assert_eq!(t.pg_micros(), Some(757_479_845_678_901));
         let t = Instant {
             secs: 1_704_164_645,
             nanos: 730_999_500,
         };
-        assert_eq!(t.pg_micros(), 757_479_845_731_000);
+        assert_eq!(t.pg_micros(), Some(757_479_845_731_000));
         // Before 2000 is negative, not wrapped.
         assert_eq!(
             Instant { secs: 0, nanos: 0 }.pg_micros(),
-            -946_684_800_000_000
+            Some(-946_684_800_000_000)
         );
+        // What PostgreSQL cannot hold is refused, never wrapped around.
+        for secs in [i64::MAX, i64::MIN, 9_300_000_000_000, -211_000_000_000] {
+            assert_eq!(Instant { secs, nanos: 0 }.pg_micros(), None, "{secs}");
+        }
+    }
+
+    #[test]
+    fn values_are_checked_against_their_column() {
+        use serde_json::json;
+        let text = |s: &str| Value::Text(s.to_owned());
+        assert_eq!(
+            prepare(text("é \"x\""), ColumnType::Text),
+            Ok(Some(Ready::Text("é \"x\"".into())))
+        );
+        assert!(prepare(text("a\0b"), ColumnType::Text)
+            .unwrap_err()
+            .contains("NUL"));
+        assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Jsonb).is_err());
+        assert!(prepare(Value::Json(json!({"k\0": "a"})), ColumnType::Json).is_err());
+        assert_eq!(
+            prepare(text("maybe"), ColumnType::Bool),
+            Err("\"maybe\" is not a boolean".into())
+        );
+        let far = Value::Time(Instant {
+            secs: 1 << 50,
+            nanos: 0,
+        });
+        assert!(prepare(far, ColumnType::TimestampTz)
+            .unwrap_err()
+            .contains("out of range for timestamptz"));
+        assert_eq!(prepare(Value::Null, ColumnType::Bool), Ok(None));
     }
 
     #[test]

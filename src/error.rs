@@ -42,16 +42,33 @@ impl FdwError {
     /// async runtime: pgrx turns the report into a Rust unwind that ends at the `#[pg_guard]`
     /// boundary of the current callback, dropping every Rust value on the way.
     pub fn raise(self) -> ! {
-        let mut report = ErrorReport::new(self.code, self.message, "cognito_fdw");
+        let mut report = ErrorReport::new(self.code, printable(self.message), "cognito_fdw");
         if let Some(detail) = self.detail {
-            report = report.set_detail(detail);
+            report = report.set_detail(printable(detail));
         }
         if let Some(hint) = self.hint {
-            report = report.set_hint(hint);
+            report = report.set_hint(printable(hint));
         }
         report.report(PgLogLevel::ERROR);
         unreachable!("ereport(ERROR) returned")
     }
+}
+
+/// The longest message text we pass on: a server's error message is its own to choose.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Text a PostgreSQL message can carry: a NUL would cut it short (or fail the report), and a
+/// broken server may send a megabyte of error message.
+fn printable(text: String) -> String {
+    let mut text = match text.contains('\0') {
+        true => text.replace('\0', "\\0"),
+        false => text,
+    };
+    if let Some((cut, _)) = text.char_indices().nth(MAX_MESSAGE_CHARS) {
+        text.truncate(cut);
+        text.push_str("...");
+    }
+    text
 }
 
 /// Unwrap a result on the backend thread, raising the error as a PostgreSQL ERROR.
@@ -65,5 +82,19 @@ impl<T> OrRaise<T> for FdwResult<T> {
             Ok(value) => value,
             Err(error) => error.raise(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_no_nul_and_no_megabytes() {
+        assert_eq!(printable("a\0b".into()), "a\\0b");
+        let long = printable("é".repeat(100_000));
+        assert_eq!(long.chars().count(), MAX_MESSAGE_CHARS + 3);
+        assert!(long.ends_with("é..."));
+        assert_eq!(printable("plain".into()), "plain");
     }
 }

@@ -18,6 +18,7 @@ use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMe
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use pgrx::PgSqlErrorCode::{self, *};
 
@@ -60,6 +61,19 @@ pub fn client_for(server_oid: u32, settings: &ServerSettings, secret: &str) -> C
 }
 
 fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    build_on(settings, secret, http_client)
+}
+
+/// A client that sends its requests through `http_client`: the real one, or in unit tests one
+/// that answers from memory.
+pub(crate) fn build_on(
+    settings: &ServerSettings,
+    secret: &str,
+    http_client: SharedHttpClient,
+) -> CognitoClient {
     let credentials = AwsCredentials::new(
         settings.credentials.access_key_id.clone(),
         secret.to_owned(),
@@ -67,9 +81,6 @@ fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
         None,
         "cognito_fdw",
     );
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
     let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
@@ -201,6 +212,16 @@ where
                 ),
             )
         }
+        // An answer the SDK could not parse: a failure status without a readable error code
+        // is reported by its status, a success with a broken body by what was wrong with it.
+        SdkError::ResponseError(context) if !context.raw().status().is_success() => FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "Cognito {operation} at {endpoint} failed with HTTP {} and an unreadable answer",
+                context.raw().status().as_u16()
+            ),
+        )
+        .with_detail(format!("user pool {user_pool_id}")),
         SdkError::ResponseError(_) => FdwError::new(
             ERRCODE_FDW_ERROR,
             format!(

@@ -104,3 +104,280 @@ impl UserPager {
         Ok(users.into_iter().map(User::from).collect())
     }
 }
+
+/// The response reader: whatever a server answers, reading it never panics; a well-formed page
+/// reads back as exactly the users and token it holds, and each of their values either fits a
+/// column or is refused with a reason.
+#[cfg(test)]
+mod properties {
+    use std::sync::Arc;
+
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::DateTime;
+    use proptest::prelude::*;
+    use serde_json::{json, Value as Json};
+
+    use super::*;
+    use crate::cognito::client::build_on;
+    use crate::convert::{prepare, ColumnType, Ready};
+    use crate::objects::{Field, Item};
+    use crate::options::ServerSettings;
+
+    /// A server that gives every request the same answer.
+    #[derive(Debug, Clone)]
+    struct Canned {
+        status: u16,
+        body: Arc<Vec<u8>>,
+    }
+
+    impl HttpConnector for Canned {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let status = StatusCode::try_from(self.status).expect("a valid status");
+            let body = SdkBody::from(self.body.as_ref().clone());
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, body)))
+        }
+    }
+
+    /// One ListUsers call answered with `status` and `body`, as the scan makes it.
+    fn read_page(status: u16, body: Vec<u8>) -> (FdwResult<Vec<User>>, bool) {
+        let canned = Canned {
+            status,
+            body: Arc::new(body),
+        };
+        let options = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let settings = ServerSettings::resolve(
+            "srv",
+            &options(&[
+                ("region", "us-east-1"),
+                ("user_pool_id", "us-east-1_pool"),
+                ("endpoint_url", "http://127.0.0.1:9"),
+                ("aws_access_key_id", "AKIAEXAMPLE"),
+                ("aws_secret_access_key", "x"),
+                ("max_attempts", "1"),
+            ]),
+            &[],
+        )
+        .expect("valid settings");
+        let http = http_client_fn(move |_, _| SharedHttpConnector::new(canned.clone()));
+        let client = build_on(&settings, "x", http);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut pager = UserPager::new(client, 60, None);
+        let page = runtime.block_on(pager.next_page());
+        (page, pager.finished())
+    }
+
+    #[derive(Debug, Clone)]
+    struct Sent {
+        username: String,
+        attributes: Vec<(String, String)>,
+        created: Option<f64>,
+        enabled: Option<bool>,
+        status: Option<String>,
+    }
+
+    impl Sent {
+        fn json(&self) -> Json {
+            let mut user = json!({
+                "Username": self.username,
+                "Attributes": self.attributes.iter()
+                    .map(|(name, value)| json!({"Name": name, "Value": value}))
+                    .collect::<Vec<_>>(),
+            });
+            if let Some(t) = self.created {
+                user["UserCreateDate"] = json!(t);
+                user["UserLastModifiedDate"] = json!(t);
+            }
+            if let Some(enabled) = self.enabled {
+                user["Enabled"] = json!(enabled);
+            }
+            if let Some(status) = &self.status {
+                user["UserStatus"] = json!(status);
+            }
+            user
+        }
+    }
+
+    fn sent_user() -> impl Strategy<Value = Sent> {
+        let status = prop_oneof![
+            Just("CONFIRMED".to_owned()),
+            Just("FORCE_CHANGE_PASSWORD".to_owned()),
+            ".{0,12}",
+        ];
+        (
+            ".{0,24}",
+            prop::collection::vec(("[a-z_:]{1,16}", ".{0,40}"), 0..5),
+            prop::option::of(-1e11f64..1e11),
+            prop::option::of(any::<bool>()),
+            prop::option::of(status),
+        )
+            .prop_map(|(username, attributes, created, enabled, status)| Sent {
+                username,
+                attributes,
+                created,
+                enabled,
+                status,
+            })
+    }
+
+    fn page() -> impl Strategy<Value = (Vec<Sent>, Option<String>)> {
+        (
+            prop::collection::vec(sent_user(), 0..6),
+            prop::option::of(".{0,30}"),
+        )
+    }
+
+    const FIELDS: [Field; 5] = [
+        Field::Username,
+        Field::UserStatus,
+        Field::Enabled,
+        Field::CreatedAt,
+        Field::AllAttributes,
+    ];
+    const TYPES: [ColumnType; 6] = [
+        ColumnType::Text,
+        ColumnType::Bool,
+        ColumnType::Timestamp,
+        ColumnType::TimestampTz,
+        ColumnType::Jsonb,
+        ColumnType::Json,
+    ];
+
+    /// Any JSON document, nested a few levels.
+    fn any_json() -> impl Strategy<Value = Json> {
+        let leaf = prop_oneof![
+            Just(Json::Null),
+            any::<bool>().prop_map(Json::from),
+            any::<i64>().prop_map(Json::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Json::Null, Json::Number)),
+            ".{0,10}".prop_map(Json::from),
+            prop_oneof![
+                Just("Users"),
+                Just("Username"),
+                Just("Attributes"),
+                Just("UserCreateDate"),
+                Just("PaginationToken"),
+                Just("__type"),
+                Just("Enabled"),
+                Just("Name")
+            ]
+            .prop_map(Json::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Json::Array),
+                prop::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("Users".to_owned()),
+                            Just("Username".to_owned()),
+                            Just("Attributes".to_owned()),
+                            Just("UserCreateDate".to_owned()),
+                            Just("PaginationToken".to_owned()),
+                            Just("Enabled".to_owned()),
+                            Just("UserStatus".to_owned()),
+                            Just("Name".to_owned()),
+                            Just("Value".to_owned()),
+                            Just("__type".to_owned()),
+                            ".{0,6}",
+                        ],
+                        inner
+                    ),
+                    0..6
+                )
+                .prop_map(|pairs| Json::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Every value of every user meets every column type without a panic; what PostgreSQL can
+    /// hold is accepted.
+    fn check_values(user: &User) {
+        for field in &FIELDS {
+            for ty in TYPES {
+                let value = user.value(field);
+                let result = prepare(value, ty);
+                if *field == Field::Username && ty == ColumnType::Text {
+                    let expected = (!user.username.contains('\0'))
+                        .then(|| Some(Ready::Text(user.username.clone())));
+                    assert_eq!(result.ok(), expected);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_well_formed_page_reads_back_as_sent((users, token) in page()) {
+            let mut body = json!({
+                "Users": users.iter().map(Sent::json).collect::<Vec<_>>(),
+            });
+            if let Some(token) = &token {
+                body["PaginationToken"] = json!(token);
+            }
+            let (read, finished) = read_page(200, body.to_string().into_bytes());
+            let read = read.expect("a well-formed page reads");
+            prop_assert_eq!(read.len(), users.len());
+            for (got, sent) in read.iter().zip(&users) {
+                prop_assert_eq!(&got.username, &sent.username);
+                prop_assert_eq!(&got.attributes, &sent.attributes);
+                prop_assert_eq!(got.enabled, sent.enabled.unwrap_or(false));
+                prop_assert_eq!(&got.status, &sent.status);
+                let instant = sent.created.map(|t| {
+                    let d = DateTime::from_secs_f64(t);
+                    crate::convert::Instant { secs: d.secs(), nanos: d.subsec_nanos() }
+                });
+                prop_assert_eq!(got.created, instant);
+                check_values(got);
+            }
+            // The listing ends exactly when no token (or an empty one) comes back.
+            prop_assert_eq!(finished, token.as_deref().unwrap_or("").is_empty());
+        }
+
+        #[test]
+        fn any_answer_reads_or_fails_clearly(
+            status in prop_oneof![Just(200u16), Just(400), Just(500), 200u16..600],
+            body in prop_oneof![
+                any_json().prop_map(|j| j.to_string().into_bytes()),
+                prop::collection::vec(any::<u8>(), 0..64),
+                (page(), any::<prop::sample::Index>()).prop_map(|((users, _), cut)| {
+                    let text = json!({"Users": users.iter().map(Sent::json).collect::<Vec<_>>()})
+                        .to_string();
+                    let bytes = text.into_bytes();
+                    bytes[..cut.index(bytes.len() + 1)].to_vec()
+                }),
+            ],
+        ) {
+            let (read, _) = read_page(status, body);
+            match read {
+                Ok(users) => {
+                    prop_assert_eq!(status / 100, 2);
+                    users.iter().for_each(check_values);
+                }
+                Err(e) => {
+                    // Either what the server said ("<Code>: <message>") or what went wrong,
+                    // naming the call; never the SDK's inner wording.
+                    let text = format!("{} {:?}", e.message, e.detail).to_lowercase();
+                    prop_assert!(!text.contains("panic") && !text.contains("unhandled"), "{}", text);
+                    let service_error = e.detail.as_deref().is_some_and(|d| d.contains("answered HTTP"));
+                    prop_assert!(service_error || e.message.starts_with("Cognito ListUsers "), "{}", e.message);
+                }
+            }
+        }
+    }
+}

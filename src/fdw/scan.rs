@@ -348,7 +348,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
                 ERRCODE_FDW_INVALID_DATA_TYPE,
                 format!(
                     "value of user \"{}\" does not fit its column: {what}",
-                    user.username
+                    user.username.escape_debug()
                 ),
             )
             .raise(),
