@@ -59,6 +59,13 @@ def test_a_prepared_query_follows_alter_server(pg_env, fresh_db, state, fault_pr
         assert len(conn.execute("execute q").fetchall()) == 8
         assert options_used(conn, "execute q")["request_timeout_ms"] == 5000
 
+        # pushdown shapes the plan itself: PostgreSQL replans the cached statement.
+        def plan():
+            return [r[0].strip() for r in conn.execute("explain (costs off) execute q")]
+        assert "Cognito Filter: username = any of (" in "\n".join(plan())
+        conn.execute("alter server slow_server options (add pushdown 'false')")
+        assert not any(line.startswith("Cognito Filter") for line in plan()), plan()
+
 
 def test_eight_sessions_scan_exactly_while_another_alters_the_server(
         pg_env, fresh_db, state, fault_proxy):
