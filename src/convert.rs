@@ -108,7 +108,7 @@ pub enum Ready {
     Json(serde_json::Value),
 }
 
-/// Text PostgreSQL can store: its `text` and `jsonb` cannot hold a NUL character.
+/// Text PostgreSQL can store: neither `text` nor a `jsonb` string can hold a NUL character.
 fn storable(text: &str) -> Result<(), String> {
     match text.contains('\0') {
         true => Err(format!(
@@ -160,14 +160,9 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, String> {
             storable_json(&j)?;
             Ready::Jsonb(j)
         }
-        (Value::Json(j), ColumnType::Json) => {
-            storable_json(&j)?;
-            Ready::Json(j)
-        }
-        (Value::Json(j), ColumnType::Text) => {
-            storable_json(&j)?;
-            Ready::Text(j.to_string())
-        }
+        // json and text keep a NUL as the escape `\u0000`; only jsonb cannot hold one.
+        (Value::Json(j), ColumnType::Json) => Ready::Json(j),
+        (Value::Json(j), ColumnType::Text) => Ready::Text(j.to_string()),
         (other, ty) => return Err(format!("{other:?} cannot become {}", ty.sql_name())),
     };
     Ok(Some(ready))
@@ -218,6 +213,15 @@ mod tests {
         for secs in [i64::MAX, i64::MIN, 9_300_000_000_000, -211_000_000_000] {
             assert_eq!(Instant { secs, nanos: 0 }.pg_micros(), None, "{secs}");
         }
+        // The edges: 4714-11-24 00:00 BC is the first instant, 294277-01-01 the first refused.
+        let at = |micros: i64| Instant {
+            secs: micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS,
+            nanos: micros.rem_euclid(1_000_000) as u32 * 1_000,
+        };
+        assert_eq!(at(PG_MIN_MICROS).pg_micros(), Some(PG_MIN_MICROS));
+        assert_eq!(at(PG_MIN_MICROS - 1).pg_micros(), None);
+        assert_eq!(at(PG_END_MICROS - 1).pg_micros(), Some(PG_END_MICROS - 1));
+        assert_eq!(at(PG_END_MICROS).pg_micros(), None);
     }
 
     #[test]
@@ -232,7 +236,8 @@ mod tests {
             .unwrap_err()
             .contains("NUL"));
         assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Jsonb).is_err());
-        assert!(prepare(Value::Json(json!({"k\0": "a"})), ColumnType::Json).is_err());
+        assert!(prepare(Value::Json(json!({"k\0": "a"})), ColumnType::Jsonb).is_err());
+        assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Json).is_ok());
         assert_eq!(
             prepare(text("maybe"), ColumnType::Bool),
             Err("\"maybe\" is not a boolean".into())

@@ -319,4 +319,26 @@ mod tests {
             .starts_with("Cognito ListUsers request to http://127.0.0.1:9 failed: "));
         assert!(e.message.ends_with("Connection refused"), "{}", e.message);
     }
+
+    #[test]
+    fn unreadable_answers_say_whether_the_status_failed() {
+        let unreadable = |status: u16| {
+            let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "not JSON");
+            describe(SdkError::response_error(ConnectorError::io(io.into()), raw))
+        };
+        assert_eq!(
+            unreadable(502).message,
+            "Cognito ListUsers at http://127.0.0.1:9 failed with HTTP 502 and an unreadable answer"
+        );
+        let e = unreadable(200);
+        assert!(
+            e.message.starts_with(
+                "Cognito ListUsers response from http://127.0.0.1:9 could not be read: "
+            ),
+            "{}",
+            e.message
+        );
+        assert!(e.message.ends_with("not JSON"), "{}", e.message);
+    }
 }

@@ -370,8 +370,9 @@ mod properties {
                     users.iter().for_each(check_values);
                 }
                 Err(e) => {
-                    // Either what the server said ("<Code>: <message>") or what went wrong,
-                    // naming the call; never the SDK's inner wording.
+                    // Either what the server said ("<Code>: <message>", with the status in the
+                    // DETAIL) or what went wrong, naming the call; never a panic, and never the
+                    // SDK's "unhandled error".
                     let text = format!("{} {:?}", e.message, e.detail).to_lowercase();
                     prop_assert!(!text.contains("panic") && !text.contains("unhandled"), "{}", text);
                     let service_error = e.detail.as_deref().is_some_and(|d| d.contains("answered HTTP"));

@@ -19,7 +19,8 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
     let (server, _) = catalog::foreign_table((*relation).rd_id);
-    let (settings, secret) = catalog::server_settings(server, pg_sys::GetUserId()).or_raise();
+    let (settings, secret) =
+        catalog::server_settings(server, &catalog::server(server), pg_sys::GetUserId()).or_raise();
     let client = client_for(server.to_u32(), &settings, &secret);
     // A pool whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.

@@ -130,11 +130,11 @@ fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(St
 /// Everything a scan needs to reach Cognito for this server, credentials resolved.
 pub fn server_settings(
     server_oid: pg_sys::Oid,
+    (name, server_options): &(String, Vec<(String, String)>),
     userid: pg_sys::Oid,
 ) -> FdwResult<(ServerSettings, String)> {
-    let (name, server_options) = server(server_oid);
     let mapping = user_mapping_options(userid, server_oid);
-    let settings = ServerSettings::resolve(&name, &server_options, &mapping)?;
+    let settings = ServerSettings::resolve(name, server_options, &mapping)?;
     let secret = match &settings.credentials.secret {
         SecretSource::Inline(secret) => secret.clone(),
         SecretSource::Vault(id) => vault_secret(id)?,

@@ -278,20 +278,23 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
     let plan = super::plan::decode((*scan).fdw_private).or_raise();
     let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
-    // Options are read here, not taken from the plan: a cached plan may be run long after an
-    // ALTER SERVER, and each query uses the options current at its start.
+    // Every option that shapes execution is read here, once, when the query starts: the
+    // listing's options and the client's come from the same read of the catalog, so a scan
+    // never mixes two versions of its server, and EXPLAIN reports what this run used.
+    // (PostgreSQL replans a cached statement after ALTER SERVER or ALTER FOREIGN TABLE, so
+    // only `pushdown`, which shapes the plan, is taken from the planner.)
     let relid = (*(*node).ss.ss_currentRelation).rd_id;
     let (server_oid, table_options) = catalog::foreign_table(relid);
-    let (_, server_options) = catalog::server(server_oid);
-    let settings = ScanSettings::resolve(&server_options, &table_options);
+    let server = catalog::server(server_oid);
+    let settings = ScanSettings::resolve(&server.1, &table_options);
     let mut state = ScanState::new(plan, settings, params);
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
         let (settings, secret) =
-            catalog::server_settings(server_oid, check_as_user(node)).or_raise();
+            catalog::server_settings(server_oid, &server, check_as_user(node)).or_raise();
         state.connection = Some(Connection {
             client: client_for(server_oid.to_u32(), &settings, &secret),
             server: server_oid.to_u32(),
-            use_remote_estimate: use_remote_estimate(&server_options),
+            use_remote_estimate: use_remote_estimate(&server.1),
         });
     }
 

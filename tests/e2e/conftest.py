@@ -124,5 +124,6 @@ def fault_proxy(state):
 
     yield start
     for server in servers:
+        server.state.stopping.set()  # release connections held by a hang fault
         server.shutdown()
         server.server_close()

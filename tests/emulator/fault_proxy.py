@@ -207,7 +207,16 @@ class Handler(BaseHTTPRequestHandler):
 
     # --------------------------------------------------------------- replies ----
 
+    def settle(self):
+        """A proxied request stops counting as in flight once its answer is decided, before a
+        byte of it is written: a client that reads the answer and at once sends the next
+        request on another connection must not see both counted."""
+        if getattr(self, "counted", False):
+            self.counted = False
+            self.state.end()
+
     def reply(self, status, body, content_type=JSON_TYPE, headers=()):
+        self.settle()
         self.send_response(status)
         sent = set()
         for name, value in headers:
@@ -224,6 +233,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def drop(self, partial=b""):
         """Close the connection now, after writing PARTIAL; with an RST when nothing is sent."""
+        self.settle()
         try:
             if partial:
                 self.wfile.write(partial)
@@ -293,6 +303,7 @@ class Handler(BaseHTTPRequestHandler):
     def proxy(self, body):
         target = self.headers.get("X-Amz-Target", "")
         cfg, fault, rate_limited = self.state.begin(target)
+        self.counted = True
         try:
             if rate_limited:
                 self.reply(400, THROTTLE_BODY)
@@ -317,6 +328,7 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 status, headers, data = self.forward(body, cfg["upstream_timeout"])
                 if fault == "truncate":
+                    self.settle()
                     self.send_response(status)
                     for name, value in headers:
                         self.send_header(name, value)
@@ -325,7 +337,7 @@ class Handler(BaseHTTPRequestHandler):
                     self.drop(data[: len(data) // 2])
                 self.reply(status, data, None, headers)
         finally:
-            self.state.end()
+            self.settle()
 
     def forward(self, body, timeout):
         """POST the body upstream on this thread's kept-alive connection (a stale one is
