@@ -312,7 +312,12 @@ fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
             let rest = value
                 .strip_prefix("http://")
                 .or_else(|| value.strip_prefix("https://"));
+            let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
             match rest {
+                // The endpoint is named in error messages: it must not hold a password.
+                Some(_) if authority.is_some_and(|a| a.contains('@')) => Err(bad(format!(
+                    "option \"{name}\" must not carry a user name or password"
+                ))),
                 Some(host) if !host.is_empty() && !value.chars().any(char::is_whitespace) => Ok(()),
                 _ => Err(bad(format!(
                     "option \"{name}\" must be an http:// or https:// URL, not \"{value}\""
@@ -404,11 +409,31 @@ pub struct ServerSettings {
     pub region: String,
     pub user_pool_id: String,
     pub endpoint_url: Option<String>,
+    pub limits: Limits,
+    pub credentials: Credentials,
+}
+
+/// How long one request may take, and how often it is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub max_attempts: u32,
     pub max_backoff: Duration,
-    pub credentials: Credentials,
+}
+
+impl fmt::Display for Limits {
+    /// As EXPLAIN (ANALYZE, VERBOSE) reports them, in the options' own names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connect_timeout_ms {}, request_timeout_ms {}, max_attempts {}, max_backoff_ms {}",
+            self.connect_timeout.as_millis(),
+            self.request_timeout.as_millis(),
+            self.max_attempts,
+            self.max_backoff.as_millis()
+        )
+    }
 }
 
 fn int_option(options: &[(String, String)], name: &str) -> i64 {
@@ -475,10 +500,12 @@ impl ServerSettings {
             region: required("region")?,
             user_pool_id: required("user_pool_id")?,
             endpoint_url: lookup(server, "endpoint_url").map(str::to_owned),
-            connect_timeout: millis(server, "connect_timeout_ms"),
-            request_timeout: millis(server, "request_timeout_ms"),
-            max_attempts: int_option(server, "max_attempts").clamp(1, 20) as u32,
-            max_backoff: millis(server, "max_backoff_ms"),
+            limits: Limits {
+                connect_timeout: millis(server, "connect_timeout_ms"),
+                request_timeout: millis(server, "request_timeout_ms"),
+                max_attempts: int_option(server, "max_attempts").clamp(1, 20) as u32,
+                max_backoff: millis(server, "max_backoff_ms"),
+            },
             credentials: Credentials {
                 access_key_id: lookup(source, "aws_access_key_id")
                     .unwrap_or_default()
@@ -487,19 +514,6 @@ impl ServerSettings {
                 session_token: lookup(source, "aws_session_token").map(str::to_owned),
             },
         })
-    }
-}
-
-impl ServerSettings {
-    /// The limits of one request, as EXPLAIN (ANALYZE, VERBOSE) reports what a scan used.
-    pub fn describe_limits(&self) -> String {
-        format!(
-            "connect_timeout_ms {}, request_timeout_ms {}, max_attempts {}, max_backoff_ms {}",
-            self.connect_timeout.as_millis(),
-            self.request_timeout.as_millis(),
-            self.max_attempts,
-            self.max_backoff.as_millis()
-        )
     }
 }
 
@@ -660,6 +674,16 @@ mod tests {
         )
         .is_ok());
         assert!(validate(Place::Server, &server(&[("endpoint_url", "https://")])).is_err());
+        let err = validate(
+            Place::Server,
+            &server(&[("endpoint_url", "http://me:TOPSECRET@127.0.0.1:1/")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"endpoint_url\" must not carry a user name or password"
+        );
+        assert!(validate(Place::Server, &server(&[("endpoint_url", "http://h/a@b")])).is_ok());
         for bad in ["-1", "0", "abc", "1e9", "99999999999"] {
             let err = validate(Place::Server, &server(&[("request_timeout_ms", bad)])).unwrap_err();
             assert!(
@@ -694,9 +718,10 @@ mod tests {
         let s = ServerSettings::resolve("srv", &srv, &map).unwrap();
         assert_eq!(s.credentials.access_key_id, "MAPKEY");
         assert!(s.credentials.secret == SecretSource::Vault("vault-name".into()));
-        assert_eq!(s.request_timeout, Duration::from_secs(30));
-        assert_eq!(s.connect_timeout, Duration::from_secs(5));
-        assert_eq!(s.max_attempts, 5);
+        assert_eq!(
+            s.limits.to_string(),
+            "connect_timeout_ms 5000, request_timeout_ms 30000, max_attempts 5, max_backoff_ms 2000"
+        );
         let s = ServerSettings::resolve("srv", &srv, &[]).unwrap();
         assert_eq!(s.credentials.access_key_id, "SERVERKEY");
         let err = ServerSettings::resolve("srv", &server(&[]), &[]).unwrap_err();

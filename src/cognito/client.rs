@@ -18,12 +18,13 @@ use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMe
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime::client::retries::classifiers::HttpStatusCodeClassifier;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use pgrx::PgSqlErrorCode::{self, *};
 
 use crate::error::FdwError;
-use crate::options::ServerSettings;
+use crate::options::{Limits, ServerSettings};
 
 /// A client and what a message may say about where it points.
 #[derive(Clone)]
@@ -31,8 +32,8 @@ pub struct CognitoClient {
     pub sdk: Client,
     pub endpoint: String,
     pub user_pool_id: String,
-    /// The timeouts and retry bounds this client was built with, for EXPLAIN.
-    pub limits: String,
+    /// The timeouts and retry bounds this client was built with.
+    pub limits: Limits,
 }
 
 thread_local! {
@@ -90,13 +91,17 @@ pub(crate) fn build_on(
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(settings.max_attempts)
-                .with_max_backoff(settings.max_backoff),
+                .with_max_attempts(settings.limits.max_attempts)
+                .with_max_backoff(settings.limits.max_backoff),
         )
         // The SDK's default retry quota is one token bucket for the whole process: a scan
         // that meets a burst of throttling would drain it, fail, and leave the next queries
         // of this backend without retries. Attempts are bounded by max_attempts and the
         // request rate by our own spacing instead.
+        // The SDK retries 500, 502, 503 and 504 by status, and throttling by error code
+        // (TooManyRequestsException). A 429 without a code, as a gateway or proxy in front of
+        // Cognito may send, is throttling too.
+        .retry_classifier(HttpStatusCodeClassifier::new_from_codes(RETRIED_STATUSES))
         .retry_partition(
             RetryPartition::custom("cognito_fdw")
                 .token_bucket(TokenBucket::unlimited())
@@ -104,8 +109,8 @@ pub(crate) fn build_on(
         )
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(settings.connect_timeout)
-                .operation_attempt_timeout(settings.request_timeout)
+                .connect_timeout(settings.limits.connect_timeout)
+                .operation_attempt_timeout(settings.limits.request_timeout)
                 .build(),
         );
     let endpoint = match &settings.endpoint_url {
@@ -119,9 +124,12 @@ pub(crate) fn build_on(
         sdk: Client::from_conf(config.build()),
         endpoint,
         user_pool_id: settings.user_pool_id.clone(),
-        limits: settings.describe_limits(),
+        limits: settings.limits,
     }
 }
+
+/// HTTP statuses retried whatever the body says.
+const RETRIED_STATUSES: &[u16] = &[429, 500, 502, 503, 504];
 
 /// Error codes that mean the credentials were refused.
 const CREDENTIAL_ERRORS: &[&str] = &[
@@ -151,7 +159,7 @@ impl CognitoClient {
     where
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        describe_error(operation, &self.endpoint, &self.user_pool_id, err)
+        describe_error(operation, self, err)
     }
 }
 
@@ -159,13 +167,19 @@ impl CognitoClient {
 /// status and AWS request id in the DETAIL; a transport failure with the endpoint and its cause.
 fn describe_error<E>(
     operation: &str,
-    endpoint: &str,
-    user_pool_id: &str,
+    client: &CognitoClient,
     err: SdkError<E, HttpResponse>,
 ) -> FdwError
 where
     E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
 {
+    let (endpoint, user_pool_id, limits) = (&client.endpoint, &client.user_pool_id, client.limits);
+    // A timed-out request was tried max_attempts times (timeouts are retried), each attempt
+    // bounded by request_timeout_ms.
+    let attempts = match limits.max_attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("up to {n} attempts"),
+    };
     match &err {
         SdkError::ServiceError(context) => {
             let e = context.err();
@@ -196,28 +210,40 @@ where
         }
         SdkError::TimeoutError(_) => FdwError::new(
             ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-            format!("Cognito {operation} request to {endpoint} timed out"),
+            format!(
+                "Cognito {operation} request to {endpoint} timed out after {} ms",
+                limits.request_timeout.as_millis()
+            ),
+        )
+        .with_detail(format!(
+            "No answer within request_timeout_ms ({} ms) on {attempts} (max_attempts).",
+            limits.request_timeout.as_millis()
+        )),
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => FdwError::new(
+            ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            format!(
+                "Cognito {operation} request to {endpoint} timed out after {} ms: {}",
+                limits.connect_timeout.as_millis(),
+                root_cause(&err)
+            ),
+        )
+        .with_detail(format!(
+            "No connection within connect_timeout_ms ({} ms) on {attempts} (max_attempts).",
+            limits.connect_timeout.as_millis()
+        )),
+        SdkError::DispatchFailure(_) => FdwError::new(
+            ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            format!(
+                "Cognito {operation} request to {endpoint} failed: {}",
+                root_cause(&err)
+            ),
         ),
-        SdkError::DispatchFailure(failure) => {
-            let what = if failure.is_timeout() {
-                "timed out"
-            } else {
-                "failed"
-            };
-            FdwError::new(
-                ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-                format!(
-                    "Cognito {operation} request to {endpoint} {what}: {}",
-                    root_cause(&err)
-                ),
-            )
-        }
-        // An answer the SDK could not parse: a failure status without a readable error code
-        // is reported by its status, a success with a broken body by what was wrong with it.
+        // An answer the SDK could not take apart: a failure status without an error code is
+        // reported by its status, a success with a broken body by what was wrong with it.
         SdkError::ResponseError(context) if !context.raw().status().is_success() => FdwError::new(
             ERRCODE_FDW_ERROR,
             format!(
-                "Cognito {operation} at {endpoint} failed with HTTP {} and an unreadable answer",
+                "Cognito {operation} at {endpoint} failed with HTTP {} and no error code in its answer",
                 context.raw().status().as_u16()
             ),
         )
@@ -271,7 +297,22 @@ mod tests {
     }
 
     fn describe(err: SdkError<ListUsersError, HttpResponse>) -> FdwError {
-        describe_error("ListUsers", "http://127.0.0.1:9", "us-east-1_pool", err)
+        let client = CognitoClient {
+            sdk: Client::from_conf(
+                aws_sdk_cognitoidentityprovider::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .build(),
+            ),
+            endpoint: "http://127.0.0.1:9".into(),
+            user_pool_id: "us-east-1_pool".into(),
+            limits: Limits {
+                connect_timeout: std::time::Duration::from_millis(5000),
+                request_timeout: std::time::Duration::from_millis(1000),
+                max_attempts: 3,
+                max_backoff: std::time::Duration::from_millis(2000),
+            },
+        };
+        describe_error("ListUsers", &client, err)
     }
 
     #[test]
@@ -309,7 +350,13 @@ mod tests {
         let e = describe(SdkError::timeout_error("attempt timeout"));
         assert_eq!(
             e.message,
-            "Cognito ListUsers request to http://127.0.0.1:9 timed out"
+            "Cognito ListUsers request to http://127.0.0.1:9 timed out after 1000 ms"
+        );
+        assert_eq!(
+            e.detail.as_deref(),
+            Some(
+                "No answer within request_timeout_ms (1000 ms) on up to 3 attempts (max_attempts)."
+            )
         );
         assert_eq!(e.code, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION);
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
@@ -329,7 +376,7 @@ mod tests {
         };
         assert_eq!(
             unreadable(502).message,
-            "Cognito ListUsers at http://127.0.0.1:9 failed with HTTP 502 and an unreadable answer"
+            "Cognito ListUsers at http://127.0.0.1:9 failed with HTTP 502 and no error code in its answer"
         );
         let e = unreadable(200);
         assert!(

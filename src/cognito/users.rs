@@ -110,7 +110,8 @@ impl UserPager {
 /// column or is refused with a reason.
 #[cfg(test)]
 mod properties {
-    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
 
     use aws_smithy_runtime_api::client::http::{
         http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
@@ -128,27 +129,37 @@ mod properties {
     use crate::objects::{Field, Item};
     use crate::options::ServerSettings;
 
-    /// A server that gives every request the same answer.
+    /// An HTTP status and body.
+    type Answer = (u16, Vec<u8>);
+
+    /// A server that gives the answers in order, repeating the last, and counts requests.
     #[derive(Debug, Clone)]
-    struct Canned {
-        status: u16,
-        body: Arc<Vec<u8>>,
+    struct Scripted {
+        answers: Arc<Mutex<Vec<Answer>>>,
+        calls: Arc<AtomicUsize>,
     }
 
-    impl HttpConnector for Canned {
+    impl HttpConnector for Scripted {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
-            let status = StatusCode::try_from(self.status).expect("a valid status");
-            let body = SdkBody::from(self.body.as_ref().clone());
-            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, body)))
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut answers = self.answers.lock().expect("not poisoned");
+            let (status, body) = match answers.len() {
+                1 => answers[0].clone(),
+                _ => answers.remove(0),
+            };
+            let status = StatusCode::try_from(status).expect("a valid status");
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(body))))
         }
     }
 
-    /// One ListUsers call answered with `status` and `body`, as the scan makes it.
-    fn read_page(status: u16, body: Vec<u8>) -> (FdwResult<Vec<User>>, bool) {
-        let canned = Canned {
-            status,
-            body: Arc::new(body),
+    /// One ListUsers call, as the scan makes it, against a server giving `answers`; with
+    /// the page, whether the listing is finished and how many requests were sent.
+    fn call_with(answers: Vec<Answer>, max_attempts: u32) -> (FdwResult<Vec<User>>, bool, usize) {
+        let server = Scripted {
+            answers: Arc::new(Mutex::new(answers)),
+            calls: Arc::new(AtomicUsize::new(0)),
         };
+        let calls = server.calls.clone();
         let options = |pairs: &[(&str, &str)]| {
             pairs
                 .iter()
@@ -163,12 +174,13 @@ mod properties {
                 ("endpoint_url", "http://127.0.0.1:9"),
                 ("aws_access_key_id", "AKIAEXAMPLE"),
                 ("aws_secret_access_key", "x"),
-                ("max_attempts", "1"),
+                ("max_attempts", &max_attempts.to_string()),
+                ("max_backoff_ms", "1"),
             ]),
             &[],
         )
         .expect("valid settings");
-        let http = http_client_fn(move |_, _| SharedHttpConnector::new(canned.clone()));
+        let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
         let client = build_on(&settings, "x", http);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -176,7 +188,45 @@ mod properties {
             .expect("a runtime");
         let mut pager = UserPager::new(client, 60, None);
         let page = runtime.block_on(pager.next_page());
-        (page, pager.finished())
+        (page, pager.finished(), calls.load(Ordering::SeqCst))
+    }
+
+    /// One ListUsers call answered with `status` and `body`, tried once.
+    fn read_page(status: u16, body: Vec<u8>) -> (FdwResult<Vec<User>>, bool) {
+        let (page, finished, _) = call_with(vec![(status, body)], 1);
+        (page, finished)
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retried_and_the_rest_fails_at_once() {
+        let ok = br#"{"Users": [{"Username": "ada"}]}"#.to_vec();
+        let throttled =
+            br#"{"__type": "TooManyRequestsException", "message": "Rate exceeded"}"#.to_vec();
+        for failure in [
+            (400, throttled),
+            (429, br#"{"message": "Too Many Requests"}"#.to_vec()),
+            (500, br#"{"__type": "InternalErrorException"}"#.to_vec()),
+            (503, b"<html>busy</html>".to_vec()),
+        ] {
+            let status = failure.0;
+            let (page, _, calls) = call_with(vec![failure.clone(), failure, (200, ok.clone())], 3);
+            assert_eq!(page.map(|users| users.len()), Ok(1), "HTTP {status}");
+            assert_eq!(calls, 3, "HTTP {status}");
+        }
+        // Retrying cannot fix these: one request each.
+        for failure in [
+            br#"{"__type": "ResourceNotFoundException", "message": "no pool"}"#.to_vec(),
+            br#"{"__type": "InvalidParameterException", "message": "bad filter"}"#.to_vec(),
+            br#"{"__type": "NotAuthorizedException", "message": "no"}"#.to_vec(),
+        ] {
+            let (page, _, calls) = call_with(vec![(400, failure), (200, ok.clone())], 3);
+            assert!(page.is_err());
+            assert_eq!(calls, 1);
+        }
+        // Attempts are bounded by max_attempts.
+        let (page, _, calls) = call_with(vec![(429, Vec::new())], 4);
+        assert!(page.unwrap_err().message.contains("HTTP 429"));
+        assert_eq!(calls, 4);
     }
 
     #[derive(Debug, Clone)]

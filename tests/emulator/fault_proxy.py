@@ -11,6 +11,8 @@ come back unchanged, unless one of these is switched on (all are off by default)
                           one more is answered at once, not forwarded, with HTTP 400
                           TooManyRequestsException "Rate exceeded", as Cognito does
   --throttle-fraction F   that fraction answered with the same TooManyRequestsException
+  --throttle-status N     400 (default): throttle as Cognito does; 429: as a gateway does,
+                          HTTP 429 with {"message": "Too Many Requests"} and no error code
   --error-fraction F      HTTP 500 InternalErrorException "injected"
   --reset-fraction F      the connection is closed without an answer, or after part of the
                           status line and headers (the two alternate)
@@ -72,6 +74,7 @@ DEFAULTS = {
     "rate": 0,
     **{f"{f}_fraction": 0.0 for f in FAULTS},
     "seed": 0,
+    "throttle_status": 400,
     "faults_all": False,
     "hang_seconds": 300.0,
     "upstream_timeout": 60.0,
@@ -310,7 +313,9 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if cfg["latency_ms"] > 0:
                 time.sleep(cfg["latency_ms"] / 1000.0)
-            if fault == "throttle":
+            if fault == "throttle" and cfg["throttle_status"] == 429:
+                self.reply(429, b'{"message": "Too Many Requests"}')
+            elif fault == "throttle":
                 self.reply(400, THROTTLE_BODY)
             elif fault == "error":
                 self.reply(500, ERROR_BODY)
@@ -412,6 +417,7 @@ def main():
     for fault in FAULTS:
         ap.add_argument(f"--{fault.replace('_', '-')}-fraction", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--throttle-status", type=int, choices=(400, 429), default=400)
     ap.add_argument("--faults-all", action="store_true")
     ap.add_argument("--hang-seconds", type=float, default=DEFAULTS["hang_seconds"])
     ap.add_argument("--upstream-timeout", type=float, default=DEFAULTS["upstream_timeout"])

@@ -29,6 +29,9 @@ create server s foreign data wrapper cognito_wrapper
   options (region 'us-east-1', user_pool_id 'p', endpoint_url 'file:///etc/passwd');
 \echo :LAST_ERROR_SQLSTATE
 create server s foreign data wrapper cognito_wrapper
+  options (region 'us-east-1', user_pool_id 'p', endpoint_url 'http://me:PASSWORD-NOT-SHOWN@127.0.0.1:9');
+\echo :LAST_ERROR_SQLSTATE
+create server s foreign data wrapper cognito_wrapper
   options (region '', user_pool_id 'p');
 \echo :LAST_ERROR_SQLSTATE
 create server s foreign data wrapper cognito_wrapper
