@@ -1,6 +1,7 @@
 """Broken answers, hangs and cancels: an exact result or a clear error, never a crash, a panic
 message or a short result presented as complete; cancel works while backing off."""
 
+import socket
 import time
 
 import psycopg
@@ -88,3 +89,45 @@ def test_cancel_during_a_retry_backoff_ends_the_query_within_a_second(pg_env, wr
     assert to_error < 1.0
     assert faults.snapshot()["throttled"] >= 1
     assert conn.execute("select extensions.cognito_fdw_live_scans()").fetchone()[0] == 0
+
+
+@pytest.fixture
+def unconnectable():
+    """An http:// URL on which a connection never opens: a listening socket whose backlog is
+    full, so the kernel leaves further connection attempts unanswered."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    for s in fillers + [server]:
+        s.close()
+
+
+def test_a_connection_that_never_opens_fails_after_connect_timeout(pg_env, fresh_db, state,
+                                                                   unconnectable):
+    with connect(pg_env, fresh_db) as conn:
+        install_wrapper(conn)
+        create_table(conn, "closed", state["pools"]["main"]["id"], unconnectable,
+                     state["region"],
+                     extra=", connect_timeout_ms '300', request_timeout_ms '20000', "
+                           "max_attempts '2', max_backoff_ms '50', use_remote_estimate 'false'")
+        start = time.monotonic()
+        with pytest.raises(psycopg.errors.FdwUnableToEstablishConnection) as err:
+            conn.execute("select username from closed_users")
+        elapsed = time.monotonic() - start
+        diag = err.value.diag
+        assert diag.message_primary.startswith(
+            f"Cognito ListUsers request to {unconnectable} timed out after 300 ms: "), \
+            diag.message_primary
+        assert diag.message_detail == ("No connection within connect_timeout_ms (300 ms) on up "
+                                       "to 2 attempts (max_attempts).")
+        figure(f"faults: 2 connection attempts of 300 ms failed after {elapsed:.2f} s")
+        assert 0.6 <= elapsed < 2.0
