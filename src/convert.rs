@@ -5,6 +5,7 @@
 //! hold it.
 
 use pgrx::pg_sys;
+use pgrx::PgSqlErrorCode::{self, *};
 use pgrx::{IntoDatum, Json, JsonB};
 use serde::{Deserialize, Serialize};
 
@@ -108,18 +109,33 @@ pub enum Ready {
     Json(serde_json::Value),
 }
 
+/// Why a value does not fit its column, with the SQLSTATE PostgreSQL's own input functions
+/// would give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unfit {
+    pub code: PgSqlErrorCode,
+    pub why: String,
+}
+
+fn unfit<T>(code: PgSqlErrorCode, why: String) -> Result<T, Unfit> {
+    Err(Unfit { code, why })
+}
+
 /// Text PostgreSQL can store: neither `text` nor a `jsonb` string can hold a NUL character.
-fn storable(text: &str) -> Result<(), String> {
+fn storable(text: &str) -> Result<(), Unfit> {
     match text.contains('\0') {
-        true => Err(format!(
-            "\"{}\" holds a NUL character, which PostgreSQL text cannot",
-            text.escape_debug()
-        )),
+        true => unfit(
+            ERRCODE_UNTRANSLATABLE_CHARACTER,
+            format!(
+                "\"{}\" holds a NUL character, which PostgreSQL text cannot",
+                text.escape_debug()
+            ),
+        ),
         false => Ok(()),
     }
 }
 
-fn storable_json(value: &serde_json::Value) -> Result<(), String> {
+fn storable_json(value: &serde_json::Value) -> Result<(), Unfit> {
     match value {
         serde_json::Value::String(s) => storable(s),
         serde_json::Value::Array(items) => items.iter().try_for_each(storable_json),
@@ -133,7 +149,7 @@ fn storable_json(value: &serde_json::Value) -> Result<(), String> {
 
 /// Check a value against the column type. `Err` says why it does not fit, for the message.
 /// Pure, so that the whole way from a Cognito answer to a row's values is unit-tested.
-pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, String> {
+pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
     let ready = match (value, ty) {
         (Value::Null, _) => return Ok(None),
         (Value::Text(s), ColumnType::Text) => {
@@ -142,18 +158,26 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, String> {
         }
         (Value::Text(s), ColumnType::Bool) => match parse_bool(&s) {
             Some(b) => Ready::Bool(b),
-            None => return Err(format!("\"{}\" is not a boolean", s.escape_debug())),
+            None => {
+                return unfit(
+                    ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!("\"{}\" is not a boolean", s.escape_debug()),
+                )
+            }
         },
         (Value::Bool(b), ColumnType::Bool) => Ready::Bool(b),
         (Value::Bool(b), ColumnType::Text) => Ready::Text(b.to_string()),
         (Value::Time(t), ColumnType::Timestamp | ColumnType::TimestampTz) => match t.pg_micros() {
             Some(micros) => Ready::Micros(micros),
             None => {
-                return Err(format!(
-                    "instant {} s after 1970 is out of range for {}",
-                    t.secs,
-                    ty.sql_name()
-                ))
+                return unfit(
+                    ERRCODE_DATETIME_FIELD_OVERFLOW,
+                    format!(
+                        "instant {} s after 1970 is out of range for {}",
+                        t.secs,
+                        ty.sql_name()
+                    ),
+                )
             }
         },
         (Value::Json(j), ColumnType::Jsonb) => {
@@ -163,13 +187,18 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, String> {
         // json and text keep a NUL as the escape `\u0000`; only jsonb cannot hold one.
         (Value::Json(j), ColumnType::Json) => Ready::Json(j),
         (Value::Json(j), ColumnType::Text) => Ready::Text(j.to_string()),
-        (other, ty) => return Err(format!("{other:?} cannot become {}", ty.sql_name())),
+        (other, ty) => {
+            return unfit(
+                ERRCODE_FDW_INVALID_DATA_TYPE,
+                format!("{other:?} cannot become {}", ty.sql_name()),
+            )
+        }
     };
     Ok(Some(ready))
 }
 
 /// A value in the form of the column type, allocated in the current memory context.
-pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, String> {
+pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, Unfit> {
     Ok(prepare(value, ty)?.and_then(|ready| match ready {
         Ready::Text(s) => s.into_datum(),
         Ready::Bool(b) => b.into_datum(),
@@ -232,23 +261,26 @@ mod tests {
             prepare(text("é \"x\""), ColumnType::Text),
             Ok(Some(Ready::Text("é \"x\"".into())))
         );
-        assert!(prepare(text("a\0b"), ColumnType::Text)
-            .unwrap_err()
-            .contains("NUL"));
+        let nul = prepare(text("a\0b"), ColumnType::Text).unwrap_err();
+        assert_eq!(nul.code, ERRCODE_UNTRANSLATABLE_CHARACTER);
+        assert!(nul.why.contains("NUL"));
         assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Jsonb).is_err());
         assert!(prepare(Value::Json(json!({"k\0": "a"})), ColumnType::Jsonb).is_err());
         assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Json).is_ok());
         assert_eq!(
             prepare(text("maybe"), ColumnType::Bool),
-            Err("\"maybe\" is not a boolean".into())
+            unfit(
+                ERRCODE_INVALID_TEXT_REPRESENTATION,
+                "\"maybe\" is not a boolean".into()
+            )
         );
         let far = Value::Time(Instant {
             secs: 1 << 50,
             nanos: 0,
         });
-        assert!(prepare(far, ColumnType::TimestampTz)
-            .unwrap_err()
-            .contains("out of range for timestamptz"));
+        let far = prepare(far, ColumnType::TimestampTz).unwrap_err();
+        assert_eq!(far.code, ERRCODE_DATETIME_FIELD_OVERFLOW);
+        assert!(far.why.contains("out of range for timestamptz"));
         assert_eq!(prepare(Value::Null, ColumnType::Bool), Ok(None));
     }
 

@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use pgrx::pg_sys;
 use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode::*;
 
 use super::catalog;
 use crate::cognito::client::client_for;
@@ -347,14 +346,19 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
                 nulls[column.index] = false;
             }
             Ok(None) => {}
-            Err(what) => FdwError::new(
-                ERRCODE_FDW_INVALID_DATA_TYPE,
-                format!(
-                    "value of user \"{}\" does not fit its column: {what}",
-                    user.username.escape_debug()
-                ),
-            )
-            .raise(),
+            Err(unfit) => {
+                let tupdesc = pgrx::PgTupleDesc::from_pg_unchecked((*slot).tts_tupleDescriptor);
+                let name = tupdesc.get(column.index).map_or("?", |a| a.name());
+                FdwError::new(
+                    unfit.code,
+                    format!(
+                        "value of user \"{}\" does not fit column \"{name}\": {}",
+                        user.username.escape_debug(),
+                        unfit.why
+                    ),
+                )
+                .raise()
+            }
         }
     }
     pg_sys::ExecStoreVirtualTuple(slot)

@@ -61,6 +61,11 @@ select count(*) as same_instant
   from users_utc u join users_wide w using (username)
  where u.created_at = w.created_at at time zone 'UTC';
 reset timezone;
+-- a value the declared type cannot take fails the query, naming the user and the column
+create foreign table users_odd (username text, tenant boolean options (attribute 'custom:tenant'))
+  server live options (object 'users');
+select * from users_odd where username = 'user0003';
+\echo :LAST_ERROR_SQLSTATE
 -- dropped columns are skipped
 alter foreign table users_wide drop column phone_number;
 select count(*), count(given_name) > 0 as has_names from users_wide;
