@@ -21,13 +21,22 @@ const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
 const ROW_COST: f64 = 0.1;
 
-/// The plan for one scan of `relid`, and the parameter expressions it evaluates at run time.
+/// What planning one scan of a table decides.
+struct Planned {
+    plan: RemotePlan,
+    /// Parameter expressions the scan evaluates at run time.
+    params: Vec<*mut pg_sys::Expr>,
+    server: pg_sys::Oid,
+    server_options: Vec<(String, String)>,
+}
+
+/// The plan for one scan of `relid` under `clauses`.
 unsafe fn plan_for(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     relid: pg_sys::Oid,
     clauses: *mut pg_sys::List,
-) -> FdwResult<(RemotePlan, Vec<*mut pg_sys::Expr>)> {
+) -> FdwResult<Planned> {
     let (server, table_options) = catalog::foreign_table(relid);
     let object = catalog::table_object(&table_options)?;
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
@@ -45,7 +54,12 @@ unsafe fn plan_for(
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
         plan.page_size = (limit.ceil() as i32).clamp(1, MAX_PAGE_SIZE);
     }
-    Ok((plan, found.params))
+    Ok(Planned {
+        plan,
+        params: found.params,
+        server,
+        server_options,
+    })
 }
 
 fn encode(plan: &RemotePlan) -> *mut pg_sys::List {
@@ -64,9 +78,12 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let (plan, _) = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
-    let (server, _) = catalog::foreign_table(foreigntableid);
-    let (_, server_options) = catalog::server(server);
+    let Planned {
+        plan,
+        server,
+        server_options,
+        ..
+    } = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
     // This backend's latest DescribeUserPool answer, else what ANALYZE recorded, else a guess.
     let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
     let pool = use_remote_estimate(&server_options)
@@ -257,7 +274,8 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     // Planned again, with the join clauses of a parameterized path among the conditions, to
     // collect the parameter expressions in the order the plan names them. Outer columns among
     // them become executor parameters once PostgreSQL has placed the scan in its nested loop.
-    let (plan, params) = plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
+    let Planned { plan, params, .. } =
+        plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
     let mut fdw_exprs = PgList::<pg_sys::Expr>::new();
     for param in params {
         fdw_exprs.push(param);
