@@ -25,6 +25,11 @@ pub fn runtime() -> FdwResult<&'static Runtime> {
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
+        // The runtime's only extra threads are its blocking pool (hyper resolves host names
+        // there). PostgreSQL's signal handlers (SIGALRM for statement_timeout, SIGINT for
+        // cancel) change backend globals without atomics and must only ever run on the
+        // backend's own thread, so these threads block every signal.
+        .on_thread_start(block_signals)
         .build()
         .map_err(|e| {
             FdwError::new(
@@ -33,6 +38,16 @@ pub fn runtime() -> FdwResult<&'static Runtime> {
             )
         })?;
     Ok(RUNTIME.get_or_init(|| rt))
+}
+
+fn block_signals() {
+    let mut all = std::mem::MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigfillset initialises the set before pthread_sigmask reads it; the mask changed
+    // is the calling thread's own, a runtime thread that has not started any work yet.
+    unsafe {
+        libc::sigfillset(all.as_mut_ptr());
+        libc::pthread_sigmask(libc::SIG_BLOCK, all.as_ptr(), std::ptr::null_mut());
+    }
 }
 
 /// Run `fut` to completion on the backend thread, answering query cancel within `POLL`.

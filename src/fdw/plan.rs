@@ -21,6 +21,27 @@ const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
 const ROW_COST: f64 = 0.1;
 
+/// Cognito's text is UTF-8 and travels unconverted, both ways (values into rows, conditions
+/// into filters): in a database of another encoding that would give wrong rows, so scans are
+/// refused there.
+fn require_utf8() -> FdwResult<()> {
+    // SAFETY: both read the backend's database encoding, set at connection start.
+    let (encoding, name) = unsafe {
+        (
+            pg_sys::GetDatabaseEncoding(),
+            CStr::from_ptr(pg_sys::GetDatabaseEncodingName()).to_string_lossy(),
+        )
+    };
+    if encoding == pg_sys::pg_enc::PG_UTF8 as i32 {
+        return Ok(());
+    }
+    Err(crate::error::FdwError::new(
+        pgrx::PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("Cognito foreign tables need a UTF8 database; this one is {name}"),
+    )
+    .with_hint("Cognito's text is UTF-8: create the database with ENCODING 'UTF8'."))
+}
+
 /// What planning one scan of a table decides.
 struct Planned {
     plan: RemotePlan,
@@ -37,6 +58,7 @@ unsafe fn plan_for(
     relid: pg_sys::Oid,
     clauses: *mut pg_sys::List,
 ) -> FdwResult<Planned> {
+    require_utf8()?;
     let (server, table_options) = catalog::foreign_table(relid);
     let object = catalog::table_object(&table_options)?;
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
@@ -47,9 +69,13 @@ unsafe fn plan_for(
     if settings.pushdown {
         plan.candidates = pushdown::rank(&found.conditions);
     }
-    // A LIMIT of a query on this table alone bounds what is read from it.
+    // A LIMIT of a query on this table alone bounds what is read from it, unless the rows
+    // are sorted first (PostgreSQL keeps limit_tuples for a bounded sort): then every row
+    // must be read anyway, at full speed.
     let limit = (*root).limit_tuples;
-    plan.limited = limit > 0.0 && pg_sys::bms_num_members((*root).all_baserels) == 1;
+    plan.limited = limit > 0.0
+        && (*root).sort_pathkeys.is_null()
+        && pg_sys::bms_num_members((*root).all_baserels) == 1;
     let every_condition_pushed = found.unrecognised == 0 && found.conditions.len() <= 1;
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
         plan.page_size = (limit.ceil() as i32).clamp(1, MAX_PAGE_SIZE);
@@ -238,6 +264,17 @@ unsafe fn add_lookup_join_paths(
             (*baserel).lateral_referencers,
         );
         for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
+            // The planner may equate the column with any expression (`lower(n.name)`); offer
+            // the lookup only where the scan can send the clause, else every outer row would
+            // list the pool.
+            let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
+            let found = quals::find(single, (*baserel).relid, &plan.columns);
+            let sendable = pushdown::rank(&found.conditions)
+                .first()
+                .is_some_and(|c| c.rank == 0);
+            if !sendable {
+                continue;
+            }
             let outer = pg_sys::bms_union(
                 pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
                 (*baserel).lateral_relids,

@@ -264,3 +264,44 @@ def test_aws_errors_carry_the_request_id_and_timeouts_say_so(pg_env, db, state, 
         figure(f"timeout: 2 attempts of 500 ms at a silent endpoint failed after {elapsed:.2f} s")
         assert 1.0 <= elapsed < 3.0
         assert live_scans(conn) == 0
+
+
+def test_runtime_threads_never_take_postgresql_signals(pg_env, fresh_db, state):
+    # A host name, not an address: hyper resolves it on a thread of the runtime's blocking
+    # pool, which lives on for a few seconds after the query.
+    endpoint = state["endpoint"].replace("127.0.0.1", "localhost")
+    with connect(pg_env, fresh_db) as conn:
+        install_wrapper(conn)
+        create_table(conn, "named", state["pools"]["demo"]["id"], endpoint, state["region"])
+        assert conn.execute("select count(*) from named_users").fetchone()[0] == 12
+        pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+        masks = {}
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            if int(task.name) == pid:
+                continue  # the backend's own thread, which must take them
+            status = (task / "status").read_text()
+            masks[task.name] = int(status.split("SigBlk:")[1].split()[0], 16)
+    assert masks, "no runtime thread was started: the test shows nothing"
+    # SIGINT (cancel), SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM (statement_timeout), SIGTERM.
+    wanted = sum(1 << (sig - 1) for sig in (2, 3, 10, 12, 14, 15))
+    for tid, mask in masks.items():
+        assert mask & wanted == wanted, f"thread {tid} takes signals: SigBlk {mask:016x}"
+
+
+def test_a_database_that_is_not_utf8_is_refused_clearly(pg_env, psql, state):
+    name = "t_latin1"
+    rc, out = psql("postgres", f"drop database if exists {name};\n"
+                               f"create database {name} encoding 'LATIN1' template template0 "
+                               f"lc_collate 'C' lc_ctype 'C';\n")
+    assert rc == 0, out
+    try:
+        with connect(pg_env, name) as conn:
+            install_wrapper(conn)
+            create_table(conn, "latin", state["pools"]["demo"]["id"], state["endpoint"],
+                         state["region"])
+            with pytest.raises(psycopg.errors.FeatureNotSupported) as err:
+                conn.execute("select * from latin_users where username = 'José'")
+            assert err.value.diag.message_primary == (
+                "Cognito foreign tables need a UTF8 database; this one is LATIN1")
+    finally:
+        psql("postgres", f"drop database if exists {name} with (force);\n")

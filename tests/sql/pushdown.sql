@@ -71,6 +71,8 @@ select username from users where username like 'user01%' order by username limit
 -- a LIMIT above a local condition reads as many pages as it needs
 explain :an select username from users where tenant = 'initech' limit 70;
 select count(*) from (select username from users where tenant = 'initech' limit 70) s;
+-- ORDER BY ... LIMIT sorts every user first: full pages, not pages of the limit's size
+explain :an select username from users order by username limit 3;
 
 -- a large pool with nothing to push is read in 16 partitions by sub prefix, several requests
 -- in flight at once; every user comes back exactly once
@@ -99,3 +101,6 @@ explain :an select n.name, u.email from names n join users u on u.username = n.n
 select n.name, u.email from names n join users u on u.username = n.name order by 1;
 -- and the plan with a join on a column Cognito cannot filter lists the pool once
 explain (costs off) select n.name, u.username from names n join users u on u.tenant = n.name;
+-- as does a join on an expression that cannot be sent (lower(n.name)): once, not per name
+explain :an select n.name, u.email from names n join users u on u.username = lower(n.name);
+select count(*) from names n join users u on u.username = lower(n.name);
