@@ -88,9 +88,9 @@ def psql(pg_env):
     return _psql
 
 
-def create_db(psql, name):
+def create_db(psql, name, options=""):
     rc, out = psql("postgres", f'drop database if exists "{name}" with (force);\n'
-                               f'create database "{name}";\n')
+                               f'create database "{name}" {options};\n')
     assert rc == 0, f"could not create database {name}:\n{out}"
 
 

@@ -11,7 +11,7 @@ import boto3
 import psycopg
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, create_db, drop_db
 
 FIGURES = ROOT / "tests" / "results" / "figures.txt"
 SECRET = "TOPSECRET-7f3a9c-do-not-print"
@@ -290,10 +290,7 @@ def test_runtime_threads_never_take_postgresql_signals(pg_env, fresh_db, state):
 
 def test_a_database_that_is_not_utf8_is_refused_clearly(pg_env, psql, state):
     name = "t_latin1"
-    rc, out = psql("postgres", f"drop database if exists {name};\n"
-                               f"create database {name} encoding 'LATIN1' template template0 "
-                               f"lc_collate 'C' lc_ctype 'C';\n")
-    assert rc == 0, out
+    create_db(psql, name, "encoding 'LATIN1' template template0 lc_collate 'C' lc_ctype 'C'")
     try:
         with connect(pg_env, name) as conn:
             install_wrapper(conn)
@@ -304,4 +301,4 @@ def test_a_database_that_is_not_utf8_is_refused_clearly(pg_env, psql, state):
             assert err.value.diag.message_primary == (
                 "Cognito foreign tables need a UTF8 database; this one is LATIN1")
     finally:
-        psql("postgres", f"drop database if exists {name} with (force);\n")
+        drop_db(psql, name)

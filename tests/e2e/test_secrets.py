@@ -16,7 +16,12 @@ import psycopg
 import pytest
 
 from fault_proxy import FAULTS
-from test_scan_properties import connect, install_wrapper, seconds_from_cancel_to_error
+from test_scan_properties import (
+    connect,
+    create_table,
+    install_wrapper,
+    seconds_from_cancel_to_error,
+)
 
 SECRET = "SECRETKEY-4b1d-never-print-me"
 TOKEN = "SESSIONTOKEN-93e0-never-print-me"
@@ -38,18 +43,9 @@ def secret_conn(pg_env, fresh_db, state, fault_proxy):
     url, faults = fault_proxy(seed=5)
     conn = connect(pg_env, fresh_db)
     install_wrapper(conn)
-    conn.execute(f"""create server secret_server foreign data wrapper cognito_wrapper options (
-        aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
-        aws_session_token '{TOKEN}', region '{state["region"]}',
-        user_pool_id '{state["pools"]["main"]["id"]}', endpoint_url '{url}',
-        max_attempts '2', max_backoff_ms '50')""")
-    conn.execute("""create foreign table secret_users (username text, email text,
-        attributes jsonb) server secret_server options (object 'users')""")
-    conn.execute(f"""create server gone_server foreign data wrapper cognito_wrapper options (
-        aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{SECRET}',
-        region '{state["region"]}', user_pool_id 'us-east-1_gone', endpoint_url '{url}')""")
-    conn.execute("""create foreign table gone_users (username text)
-        server gone_server options (object 'users')""")
+    create_table(conn, "secret", state["pools"]["main"]["id"], url, state["region"], SECRET,
+                 f", aws_session_token '{TOKEN}', max_attempts '2', max_backoff_ms '50'")
+    create_table(conn, "gone", "us-east-1_gone", url, state["region"], SECRET)
     yield conn, faults
     conn.close()
 

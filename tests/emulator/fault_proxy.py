@@ -196,6 +196,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "fault_proxy"
     timeout = 300  # an idle keep-alive connection is closed after this
     state: ProxyState = None
+    counted = False  # whether this connection's current request counts as in flight
 
     def log_message(self, *args):
         pass
@@ -214,7 +215,7 @@ class Handler(BaseHTTPRequestHandler):
         """A proxied request stops counting as in flight once its answer is decided, before a
         byte of it is written: a client that reads the answer and at once sends the next
         request on another connection must not see both counted."""
-        if getattr(self, "counted", False):
+        if self.counted:
             self.counted = False
             self.state.end()
 
