@@ -70,7 +70,9 @@ SQL
 
 psql -X -a -v ON_ERROR_STOP=1 -d postgres <<SQL
 create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
-create server cognito_server foreign data wrapper cognito_wrapper options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'secret', region '$REGION', user_pool_id '$POOL_ID', endpoint_url '$MOTO_URL');
+create server cognito_server foreign data wrapper cognito_wrapper options (region '$REGION', user_pool_id '$POOL_ID', endpoint_url '$MOTO_URL');
+-- the credentials in a user mapping, which only its role and superusers can read
+create user mapping for current_user server cognito_server options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'secret');
 create schema if not exists cognito;
 import foreign schema cognito from server cognito_server into cognito;
 select * from cognito.users;

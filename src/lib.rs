@@ -47,6 +47,9 @@ fn cognito_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::O
         })
         .collect();
     options::validate(place, &pairs).or_raise();
+    if let Some(warning) = options::warning(place, &pairs) {
+        warning.warn();
+    }
 }
 
 /// How many foreign scans hold Rust state in this backend right now. Between statements it is

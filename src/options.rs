@@ -21,6 +21,8 @@ pub enum Place {
     UserMapping,
     Table,
     Column,
+    /// The OPTIONS clause of IMPORT FOREIGN SCHEMA.
+    Import,
 }
 
 impl Place {
@@ -31,6 +33,15 @@ impl Place {
             Place::UserMapping => "user mapping",
             Place::Table => "foreign table",
             Place::Column => "foreign table column",
+            Place::Import => "IMPORT FOREIGN SCHEMA",
+        }
+    }
+
+    /// The place as a message's "for ..." names it.
+    fn for_place(self) -> String {
+        match self {
+            Place::Import => self.describe().to_owned(),
+            _ => format!("a {}", self.describe()),
         }
     }
 }
@@ -47,10 +58,16 @@ pub enum Kind {
     Int { min: i64, max: i64 },
     /// The name of a Cognito object this wrapper knows.
     Object,
-    /// `true` or `false` (also `on`/`off`, `yes`/`no`).
+    /// `true` or `false` (also `on`/`off`, `yes`/`no`), in any case.
     Bool,
-    /// One of a fixed set of words.
+    /// One of a fixed set of words, in any case.
     Choice(&'static [&'static str]),
+    /// An AWS region name; checked with the pool id, whose prefix it must be.
+    Region,
+    /// `<region>_<letters and digits>`; checked with the region.
+    UserPoolId,
+    /// A standard attribute's name, or `custom:<name>` / `dev:<name>`.
+    Attribute,
 }
 
 pub struct OptionSpec {
@@ -102,7 +119,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "region",
         places: &[Place::Server],
-        kind: Kind::Text,
+        kind: Kind::Region,
         required: true,
         default: None,
         doc: "AWS region of the user pool, e.g. `eu-west-1`.",
@@ -110,10 +127,11 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "user_pool_id",
         places: &[Place::Server],
-        kind: Kind::Text,
+        kind: Kind::UserPoolId,
         required: true,
         default: None,
-        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`.",
+        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`: its region, `_`, letters and \
+              digits.",
     },
     OptionSpec {
         name: "endpoint_url",
@@ -188,7 +206,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: Kind::Int { min: 1, max: 64 },
         required: false,
         default: Some("8"),
-        doc: "Requests in flight at once in one scan.",
+        doc: "Requests in flight at once in one scan. A foreign table may lower its server's \
+              value (or the default), not raise it.",
     },
     OptionSpec {
         name: "requests_per_second",
@@ -200,7 +219,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         required: false,
         default: Some("25"),
         doc: "Most requests a backend starts per second (ListUsers' quota is 30 per account \
-              and region, shared by every client).",
+              and region, shared by every client). A foreign table may lower its server's value \
+              (or the default), not raise it.",
     },
     OptionSpec {
         name: "use_remote_estimate",
@@ -221,10 +241,11 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "attribute",
         places: &[Place::Column],
-        kind: Kind::Text,
+        kind: Kind::Attribute,
         required: false,
         default: None,
-        doc: "Cognito attribute a column of `users` reads, e.g. `custom:tenant`.",
+        doc: "Cognito attribute a column of `users` reads: a standard attribute's name, or \
+              `custom:<name>` / `dev:<name>`, e.g. `custom:tenant`.",
     },
 ];
 
@@ -263,11 +284,11 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
         let Some(spec) = known else {
             let valid = valid_in(place);
             let hint = if valid.is_empty() {
-                format!("There are no valid options for a {}.", place.describe())
+                format!("There are no valid options for {}.", place.for_place())
             } else {
                 format!(
-                    "Valid options for a {} are: {}",
-                    place.describe(),
+                    "Valid options for {} are: {}",
+                    place.for_place(),
                     valid.join(", ")
                 )
             };
@@ -287,9 +308,9 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
             return Err(FdwError::new(
                 ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
                 format!(
-                    "option \"{}\" is required for a {}",
+                    "option \"{}\" is required for {}",
                     spec.name,
-                    place.describe()
+                    place.for_place()
                 ),
             ));
         }
@@ -297,7 +318,36 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
     if CREDENTIAL_PLACES.contains(&place) {
         check_credentials(options)?;
     }
+    if place == Place::Server {
+        check_pool(options)?;
+    }
     Ok(())
+}
+
+/// The warning a server with an inline secret gets: every role can read `pg_foreign_server`.
+/// The secret is still accepted, as the documented statements (and existing servers) use it.
+pub fn warning(place: Place, options: &[(String, String)]) -> Option<FdwError> {
+    if place != Place::Server || lookup(options, "aws_secret_access_key").is_none() {
+        return None;
+    }
+    Some(
+        FdwError::new(
+            ERRCODE_WARNING,
+            "option \"aws_secret_access_key\" on a server is readable by every role",
+        )
+        .with_detail("Server options are shown to every role in pg_foreign_server.")
+        .with_hint(
+            "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
+             (aws_access_key_id '...', aws_secret_access_key '...')), which only its role and \
+             superusers can read, or keep the secret in Vault and name it with api_key_id.",
+        ),
+    )
+}
+
+/// Option values reach HTTP headers, host names and messages; a control character would break
+/// the first (the SDK panics on it) and garble the others.
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
 }
 
 fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
@@ -306,8 +356,16 @@ fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
     if value.trim().is_empty() {
         return Err(bad(format!("option \"{name}\" must not be empty")));
     }
+    // The value is not echoed: it may be a secret, and its control characters would garble
+    // the message.
+    if has_control(value) {
+        return Err(bad(format!(
+            "option \"{name}\" must not contain control characters"
+        )));
+    }
     match spec.kind {
-        Kind::Text | Kind::Secret => Ok(()),
+        // Shapes that depend on each other are checked together, in `check_pool`.
+        Kind::Text | Kind::Secret | Kind::Region | Kind::UserPoolId => Ok(()),
         Kind::Url => {
             let rest = value
                 .strip_prefix("http://")
@@ -336,19 +394,119 @@ fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
                 "option \"{name}\" must be true or false, not \"{value}\""
             ))),
         },
-        Kind::Choice(words) => match words.contains(&value.trim()) {
+        Kind::Choice(words) => match words.contains(&word(value).as_str()) {
             true => Ok(()),
             false => Err(bad(format!(
                 "option \"{name}\" must be one of {}, not \"{value}\"",
                 words.join(", ")
             ))),
         },
-        Kind::Object => match Object::from_name(value) {
+        Kind::Object => match Object::from_name(&word(value)) {
             Some(_) => Ok(()),
             None => Err(bad(format!("unknown Cognito object \"{value}\""))
                 .with_hint(format!("Known objects are: {}", Object::names().join(", ")))),
         },
+        Kind::Attribute => check_attribute(value),
     }
+}
+
+/// A keyword as the options compare it: case and surrounding blanks do not matter, the same
+/// rule for booleans, choices and object names.
+pub fn word(value: &str) -> String {
+    value.trim().to_ascii_lowercase()
+}
+
+/// The attribute names that need no prefix: the standard ones a column may be named after,
+/// and `updated_at` (reachable only through the option, as the column of that name reads
+/// UserLastModifiedDate).
+fn standard_attributes() -> impl Iterator<Item = &'static str> {
+    crate::objects::users::STANDARD_ATTRIBUTES
+        .iter()
+        .copied()
+        .chain(["updated_at"])
+}
+
+/// Cognito's attribute names are case-sensitive, so a misspelled standard name would read NULL
+/// for every user: anything not standard must carry the prefix of a custom or developer-only
+/// attribute, followed by a name.
+fn check_attribute(value: &str) -> FdwResult<()> {
+    if standard_attributes().any(|a| a == value) {
+        return Ok(());
+    }
+    let named = ["custom:", "dev:"].iter().any(|prefix| {
+        value
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.chars().any(char::is_whitespace))
+    });
+    if named {
+        return Ok(());
+    }
+    Err(FdwError::new(
+        ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+        format!("option \"attribute\" names no Cognito attribute: \"{value}\""),
+    )
+    .with_hint(format!(
+        "Use a standard attribute ({}) or custom:<name> or dev:<name>.",
+        standard_attributes().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// `xx-word(-word)*-N`: `eu-west-1`, `us-gov-west-1`, `cn-northwest-1`, `us-isob-east-1`.
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A bad region would surface later as the SDK's debug dump, and a pool id of another region
+/// as "pool not found" after every retry: both are refused here, naming the expected shape.
+fn check_pool(options: &[(String, String)]) -> FdwResult<()> {
+    let bad = |what: String, hint: &str| {
+        FdwError::new(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, what).with_hint(hint.to_owned())
+    };
+    let (Some(region), Some(pool)) = (lookup(options, "region"), lookup(options, "user_pool_id"))
+    else {
+        return Ok(());
+    };
+    if !is_region(region) {
+        return Err(bad(
+            format!("option \"region\" is not an AWS region name: \"{region}\""),
+            "A region name looks like eu-west-1 or us-gov-west-1.",
+        ));
+    }
+    let shape = "A user pool id is its region, an underscore, then letters and digits, like \
+                 eu-west-1_AbCdEf123.";
+    let Some((prefix, id)) = pool.split_once('_') else {
+        return Err(bad(
+            format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            shape,
+        ));
+    };
+    if !is_region(prefix) || id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad(
+            format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            shape,
+        ));
+    }
+    if prefix != region {
+        return Err(bad(
+            format!(
+                "user pool \"{pool}\" is in region \"{prefix}\", but option \"region\" is \
+                 \"{region}\""
+            ),
+            "A pool is reached through its own region: make the two agree.",
+        ));
+    }
+    Ok(())
 }
 
 /// Credentials come as a set: an access key id and exactly one form of the secret. A place
@@ -455,6 +613,21 @@ impl ServerSettings {
         server: &[(String, String)],
         mapping: &[(String, String)],
     ) -> FdwResult<ServerSettings> {
+        // Options written by an older release never met this validator; a value it refuses
+        // (a control character in a key id makes the SDK panic) must not reach a request.
+        let within = |what: String| {
+            move |e: FdwError| {
+                let detail = match &e.detail {
+                    Some(d) => format!("In the options of {what}. {d}"),
+                    None => format!("In the options of {what}."),
+                };
+                e.with_detail(detail)
+            }
+        };
+        validate(Place::Server, server).map_err(within(format!("server \"{server_name}\"")))?;
+        validate(Place::UserMapping, mapping).map_err(within(format!(
+            "the user mapping for server \"{server_name}\""
+        )))?;
         let required = |name: &str| {
             lookup(server, name).map(str::to_owned).ok_or_else(|| {
                 FdwError::new(
@@ -538,19 +711,29 @@ pub struct ScanSettings {
 impl ScanSettings {
     pub fn resolve(server: &[(String, String)], table: &[(String, String)]) -> ScanSettings {
         let get = |name: &str| {
-            lookup(table, name)
-                .or_else(|| lookup(server, name))
-                .or_else(|| spec(name).and_then(|s| s.default))
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
+            word(
+                lookup(table, name)
+                    .or_else(|| lookup(server, name))
+                    .or_else(|| spec(name).and_then(|s| s.default))
+                    .unwrap_or_default(),
+            )
         };
-        let int = |name: &str| get(name).parse::<u32>().unwrap_or(1).max(1);
+        let number = |value: Option<&str>| value.and_then(|v| v.trim().parse::<u32>().ok());
+        // The server's value (else the default) is a ceiling: a role with USAGE on the server
+        // may create tables, and must not spend more of the account's quota than the server's
+        // owner allowed.
+        let limit = |name: &str| {
+            let ceiling = number(lookup(server, name))
+                .or_else(|| number(spec(name).and_then(|s| s.default)))
+                .unwrap_or(1)
+                .max(1);
+            number(lookup(table, name)).map_or(ceiling, |own| own.clamp(1, ceiling))
+        };
         ScanSettings {
             pushdown: parse_bool(&get("pushdown")).unwrap_or(true),
             parallel_scan: get("parallel_scan") != "off",
-            max_concurrent_requests: int("max_concurrent_requests"),
-            requests_per_second: int("requests_per_second"),
+            max_concurrent_requests: limit("max_concurrent_requests"),
+            requests_per_second: limit("requests_per_second"),
         }
     }
 }
@@ -700,9 +883,255 @@ mod tests {
         .is_err());
         let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
         assert_eq!(err.hint.as_deref(), Some("Known objects are: users"));
-        let err =
-            validate(Place::UserMapping, &opts(&[("aws_secret_access_key", "")])).unwrap_err();
-        assert!(!err.message.contains("TOPSECRET"));
+    }
+
+    /// Every option, in every place it is valid, refuses a control character without echoing
+    /// the value: a key id with a newline made the SDK panic when it built the request.
+    #[test]
+    fn control_characters_are_refused_everywhere_and_never_echoed() {
+        for o in OPTIONS {
+            for &place in o.places {
+                for bad in [
+                    "AKIA\nTOPSECRET",
+                    "TOPSECRET\r",
+                    "\u{7f}TOPSECRET",
+                    "TOP\tSECRET",
+                ] {
+                    let err = validate(place, &opts(&[(o.name, bad)])).unwrap_err();
+                    assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, "{}", o.name);
+                    assert_eq!(
+                        err.message,
+                        format!("option \"{}\" must not contain control characters", o.name)
+                    );
+                    let shown = format!("{err:?}");
+                    assert!(!shown.contains("SECRET"), "{shown}");
+                }
+            }
+        }
+        // A secret refused for another reason is not echoed either.
+        let err = validate(
+            Place::UserMapping,
+            &opts(&[
+                ("aws_secret_access_key", "TOPSECRET"),
+                ("api_key_id", "v"),
+                ("aws_access_key_id", "AK"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("cannot both be set"),
+            "{}",
+            err.message
+        );
+        assert!(!format!("{err:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn regions_and_pool_ids_have_their_shapes() {
+        for region in [
+            "us-east-1",
+            "eu-west-3",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "us-isob-east-1",
+            "il-central-1",
+        ] {
+            let pool = format!("{region}_AbCdEf123");
+            let ok = opts(&[("region", region), ("user_pool_id", &pool)]);
+            assert!(validate(Place::Server, &ok).is_ok(), "{region}");
+        }
+        // moto's pool ids: the region, then 32 hex digits.
+        let moto = opts(&[
+            ("region", "us-east-1"),
+            ("user_pool_id", "us-east-1_0123456789abcdef0123456789abcdef"),
+        ]);
+        assert!(validate(Place::Server, &moto).is_ok());
+        for region in [
+            "us east 1",
+            "US-EAST-1",
+            "useast1",
+            "us-east",
+            "u-east-1",
+            "us--1",
+            "us-east-1a",
+        ] {
+            let err = validate(
+                Place::Server,
+                &opts(&[("region", region), ("user_pool_id", "us-east-1_abc")]),
+            )
+            .unwrap_err();
+            assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+            assert_eq!(
+                err.message,
+                format!("option \"region\" is not an AWS region name: \"{region}\""),
+            );
+        }
+        for pool in [
+            "p",
+            "us-east-1_",
+            "us-east-1_ab-c",
+            "_abc",
+            "useast1_abc",
+            "us-east-1_a b",
+        ] {
+            let err = validate(
+                Place::Server,
+                &opts(&[("region", "us-east-1"), ("user_pool_id", pool)]),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            );
+        }
+        let err = validate(
+            Place::Server,
+            &opts(&[("region", "eu-west-1"), ("user_pool_id", "us-east-1_abc")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "user pool \"us-east-1_abc\" is in region \"us-east-1\", but option \"region\" is \
+             \"eu-west-1\""
+        );
+        // Checked after every single value, so a statement's other mistakes are named first.
+        let err = validate(
+            Place::Server,
+            &opts(&[
+                ("region", "r"),
+                ("user_pool_id", "p"),
+                ("max_attempts", "many"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("max_attempts"), "{}", err.message);
+    }
+
+    #[test]
+    fn keywords_ignore_case_everywhere() {
+        for (name, value) in [
+            ("pushdown", "TRUE"),
+            ("pushdown", "Off"),
+            ("parallel_scan", "AUTO"),
+            ("parallel_scan", " Off "),
+            ("object", "USERS"),
+        ] {
+            let table = opts(&[("object", "users"), (name, value)]);
+            assert!(validate(Place::Table, &table).is_ok(), "{name} {value}");
+        }
+        assert!(validate(Place::Server, &server(&[("use_remote_estimate", "NO")])).is_ok());
+        let s = ScanSettings::resolve(
+            &[],
+            &opts(&[("parallel_scan", "OFF"), ("pushdown", "FALSE")]),
+        );
+        assert!(!s.parallel_scan && !s.pushdown);
+        assert!(ScanSettings::resolve(&[], &opts(&[("parallel_scan", "Auto")])).parallel_scan);
+    }
+
+    #[test]
+    fn attributes_are_standard_or_prefixed() {
+        let column = |a: &str| validate(Place::Column, &opts(&[("attribute", a)]));
+        for good in [
+            "email",
+            "given_name",
+            "email_verified",
+            "updated_at",
+            "custom:tenant",
+            "custom:x",
+            "dev:internal_id",
+        ] {
+            assert!(column(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "custom:",
+            "dev:",
+            "emial",
+            "Email",
+            "tenant",
+            "custom: x",
+            "cognito:user_status",
+        ] {
+            let err = column(bad).unwrap_err();
+            assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+            assert_eq!(
+                err.message,
+                format!("option \"attribute\" names no Cognito attribute: \"{bad}\"")
+            );
+            let hint = err.hint.unwrap();
+            assert!(
+                hint.contains("sub, email, email_verified,") && hint.contains("updated_at"),
+                "{hint}"
+            );
+        }
+    }
+
+    #[test]
+    fn import_takes_no_options() {
+        assert!(validate(Place::Import, &[]).is_ok());
+        let err = validate(Place::Import, &opts(&[("foo", "bar")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
+        assert_eq!(err.message, "invalid option \"foo\"");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("There are no valid options for IMPORT FOREIGN SCHEMA.")
+        );
+    }
+
+    #[test]
+    fn inline_secrets_on_a_server_warn() {
+        let inline = server(&[
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let w = warning(Place::Server, &inline).expect("a warning");
+        assert_eq!(w.code, ERRCODE_WARNING);
+        let text = format!("{} {:?} {:?}", w.message, w.detail, w.hint);
+        assert!(
+            text.contains("user mapping") && text.contains("api_key_id"),
+            "{text}"
+        );
+        assert!(!text.contains("TOPSECRET"));
+        // Vault, or a secret in a user mapping, is what the warning asks for.
+        let vault = server(&[("aws_access_key_id", "AK"), ("api_key_id", "v")]);
+        assert!(warning(Place::Server, &vault).is_none());
+        let mapping = opts(&[("aws_access_key_id", "AK"), ("aws_secret_access_key", "s")]);
+        assert!(warning(Place::UserMapping, &mapping).is_none());
+    }
+
+    /// Options stored before this validator existed are checked when used.
+    #[test]
+    fn resolve_refuses_what_the_validator_refuses() {
+        let srv = server(&[]);
+        let map = opts(&[
+            ("aws_access_key_id", "AK\nX"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let err = ServerSettings::resolve("srv", &srv, &map).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"aws_access_key_id\" must not contain control characters"
+        );
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("In the options of the user mapping for server \"srv\".")
+        );
+        let old = opts(&[
+            ("region", "us east 1"),
+            ("user_pool_id", "us-east-1_abc"),
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "s"),
+        ]);
+        let err = ServerSettings::resolve("srv", &old, &[]).unwrap_err();
+        assert!(
+            err.message.contains("not an AWS region name"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("In the options of server \"srv\".")
+        );
     }
 
     #[test]
@@ -759,6 +1188,25 @@ mod tests {
         let s = ScanSettings::resolve(&server, &table);
         assert!(s.pushdown && !s.parallel_scan);
         assert_eq!(s.requests_per_second, 10);
+        // The server's limits (or the defaults) are a ceiling a table can only go below.
+        let owner = opts(&[
+            ("requests_per_second", "5"),
+            ("max_concurrent_requests", "1"),
+        ]);
+        let greedy = opts(&[
+            ("requests_per_second", "10000"),
+            ("max_concurrent_requests", "64"),
+        ]);
+        let s = ScanSettings::resolve(&owner, &greedy);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (5, 1));
+        let s = ScanSettings::resolve(&[], &greedy);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (25, 8));
+        let modest = opts(&[
+            ("requests_per_second", "2"),
+            ("max_concurrent_requests", "3"),
+        ]);
+        let s = ScanSettings::resolve(&opts(&[("requests_per_second", "100")]), &modest);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (2, 3));
         assert!(!ScanSettings::resolve(&server, &[]).pushdown);
         let err = validate(
             Place::Table,

@@ -7,13 +7,14 @@
 //! unfinished future (and with it the request) on the way out.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use pgrx::PgSqlErrorCode::*;
 use tokio::runtime::Runtime;
 
-use crate::error::{FdwError, FdwResult};
+use crate::error::{catch_panic, FdwError, FdwResult};
 
 const POLL: Duration = Duration::from_millis(50);
 
@@ -55,16 +56,21 @@ pub fn wait<F: Future>(fut: F) -> FdwResult<F::Output> {
     let rt = runtime()?;
     let mut fut = std::pin::pin!(fut);
     loop {
-        let slice = rt.block_on(async { tokio::time::timeout(POLL, fut.as_mut()).await });
-        match slice {
-            Ok(output) => return Ok(output),
+        match slice(rt, fut.as_mut())? {
+            Some(output) => return Ok(output),
             // Not inside block_on here: an ERROR raised by a pending interrupt unwinds through
             // plain Rust frames only.
-            Err(_elapsed) => {
+            None => {
                 pgrx::check_for_interrupts!();
             }
         }
     }
+}
+
+/// Drive `fut` for at most `POLL`: its output, or None if it is still pending. A panic in the
+/// SDK would otherwise reach the client with its text and a backtrace.
+pub(crate) fn slice<F: Future>(rt: &Runtime, fut: Pin<&mut F>) -> FdwResult<Option<F::Output>> {
+    catch_panic(|| rt.block_on(async { tokio::time::timeout(POLL, fut).await.ok() }))
 }
 
 /// Drop a value that may hold runtime resources (sockets, timers) with the runtime entered, so

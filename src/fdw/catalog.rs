@@ -8,7 +8,7 @@ use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
-use crate::options::{lookup, SecretSource, ServerSettings};
+use crate::options::{lookup, word, SecretSource, ServerSettings};
 
 /// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
 ///
@@ -48,7 +48,7 @@ pub fn table_object(options: &[(String, String)]) -> FdwResult<Object> {
             "foreign table has no option \"object\"",
         )
     })?;
-    Object::from_name(name).ok_or_else(|| {
+    Object::from_name(&word(name)).ok_or_else(|| {
         FdwError::new(
             ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
             format!("unknown Cognito object \"{name}\""),
@@ -137,35 +137,74 @@ pub fn server_settings(
     let settings = ServerSettings::resolve(name, server_options, &mapping)?;
     let secret = match &settings.credentials.secret {
         SecretSource::Inline(secret) => secret.clone(),
-        SecretSource::Vault(id) => vault_secret(id)?,
+        SecretSource::Vault(id) => vault_secret(name, id)?,
     };
     Ok((settings, secret))
 }
 
 /// Read a secret through Supabase Vault's interface, by id or by name.
-fn vault_secret(id: &str) -> FdwResult<String> {
-    let has_vault =
-        Spi::get_one::<bool>("select to_regclass('vault.decrypted_secrets') is not null")
-            .ok()
-            .flatten()
-            .unwrap_or(false);
-    if !has_vault {
-        return Err(FdwError::new(
-            ERRCODE_INVALID_SCHEMA_NAME,
-            format!("option api_key_id names Vault secret \"{id}\", but there is no vault.decrypted_secrets"),
-        )
-        .with_hint("Install Supabase Vault, or give the secret with aws_secret_access_key."));
+///
+/// The privileges are checked first, from the catalogs: a query on `vault` without them
+/// fails with "permission denied for schema vault" and our internal SQL as its CONTEXT, which
+/// names neither the server nor what the role lacks.
+fn vault_secret(server_name: &str, id: &str) -> FdwResult<String> {
+    let access = Spi::get_two::<bool, bool>(
+        "select has_schema_privilege(n.oid, 'usage'), has_table_privilege(c.oid, 'select') \
+         from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace \
+         where n.nspname = 'vault' and c.relname = 'decrypted_secrets'",
+    );
+    match access {
+        Ok((Some(true), Some(true))) => {}
+        Ok((Some(_), Some(_))) => {
+            return Err(FdwError::new(
+                ERRCODE_INSUFFICIENT_PRIVILEGE,
+                format!(
+                    "the current role may not read Vault secret \"{id}\", named by option \
+                     api_key_id of server \"{server_name}\""
+                ),
+            )
+            .with_hint(
+                "Grant the role USAGE on schema vault and SELECT on vault.decrypted_secrets, \
+                 or give it a user mapping with its own credentials.",
+            ))
+        }
+        _ => {
+            return Err(FdwError::new(
+                ERRCODE_INVALID_SCHEMA_NAME,
+                format!(
+                    "option api_key_id of server \"{server_name}\" names Vault secret \"{id}\", \
+                     but there is no vault.decrypted_secrets"
+                ),
+            )
+            .with_hint("Install Supabase Vault, or give the secret with aws_secret_access_key."))
+        }
     }
-    let secret = Spi::get_one_with_args::<String>(
-        "select decrypted_secret from vault.decrypted_secrets \
-         where id::text = $1 or name = $1 order by (id::text = $1) desc limit 1",
+    // An id names one secret; a name may match several (Vault's names need not be unique,
+    // and a stand-in may not enforce it): then which one is meant is not ours to guess.
+    let found = Spi::get_two_with_args::<i64, String>(
+        "select count(*), min(decrypted_secret) from ( \
+           select decrypted_secret from vault.decrypted_secrets where id::text = $1 \
+           union all \
+           select decrypted_secret from vault.decrypted_secrets where name = $1 \
+             and not exists (select from vault.decrypted_secrets where id::text = $1)) s",
         &[id.into()],
     );
-    match secret {
-        Ok(Some(secret)) if !secret.is_empty() => Ok(secret),
+    match found {
+        Ok((Some(1), Some(secret))) if !secret.is_empty() => Ok(secret),
+        Ok((Some(n), _)) if n > 1 => Err(FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "option api_key_id of server \"{server_name}\" names {n} Vault secrets called \
+                 \"{id}\""
+            ),
+        )
+        .with_hint("Name the secret by its id, or give the secrets distinct names.")),
         Ok(_) | Err(pgrx::spi::SpiError::InvalidPosition) => Err(FdwError::new(
             ERRCODE_UNDEFINED_OBJECT,
-            format!("Vault secret \"{id}\" (option api_key_id) does not exist or is empty"),
+            format!(
+                "Vault secret \"{id}\" (option api_key_id of server \"{server_name}\") does \
+                 not exist or is empty"
+            ),
         )),
         Err(e) => Err(FdwError::new(
             ERRCODE_FDW_ERROR,

@@ -11,13 +11,19 @@ use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::catalog;
+use crate::error::OrRaise;
 use crate::objects::Object;
+use crate::options::{validate, Place};
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn import_foreign_schema(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
 ) -> *mut pg_sys::List {
+    // Nothing is valid there today; ignoring a misspelt option would hide the mistake.
+    // SAFETY: the statement's options are a List of DefElem, as for any OPTIONS clause.
+    let options = catalog::options_of((*stmt).options);
+    validate(Place::Import, &options).or_raise();
     let (server_name, _) = catalog::server(server_oid);
     // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
     let quoted_server = CStr::from_ptr(pg_sys::quote_identifier(server_name.as_pg_cstr()))

@@ -21,7 +21,7 @@ pub const IMPORT_COLUMNS: &[(&str, &str)] = &[
 /// Cognito's standard attributes, readable by a column of the same name. `updated_at` is left
 /// out on purpose: the documented column of that name is UserLastModifiedDate; the attribute
 /// stays reachable with `options (attribute 'updated_at')`.
-const STANDARD_ATTRIBUTES: &[&str] = &[
+pub const STANDARD_ATTRIBUTES: &[&str] = &[
     "sub",
     "email",
     "email_verified",
