@@ -192,7 +192,7 @@ fn vault_secret(server_name: &str, id: &str) -> FdwResult<String> {
     match found {
         Ok((Some(1), Some(secret))) if !secret.is_empty() => Ok(secret),
         Ok((Some(n), _)) if n > 1 => Err(FdwError::new(
-            ERRCODE_FDW_ERROR,
+            ERRCODE_DUPLICATE_OBJECT,
             format!(
                 "option api_key_id of server \"{server_name}\" names {n} Vault secrets called \
                  \"{id}\""
