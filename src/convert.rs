@@ -2,17 +2,28 @@
 //!
 //! Which declared types a column may have is decided at plan time (`ColumnType::of`), so a
 //! mismatch is reported before any request; at run time a value only meets a type that can
-//! hold it.
+//! hold it. Two steps: `prepare` checks a value against the column's type in plain Rust
+//! (unit-tested); `Filler` turns it into a Datum on the backend thread and then holds it to
+//! the declared type modifier and domain with PostgreSQL's own functions.
+
+use std::ffi::c_void;
+use std::panic::AssertUnwindSafe;
 
 use pgrx::pg_sys;
+use pgrx::pg_sys::panic::CaughtError;
 use pgrx::PgSqlErrorCode::{self, *};
-use pgrx::{IntoDatum, Json, JsonB};
+use pgrx::{IntoDatum, Json, JsonB, PgLogLevel, PgTryBuilder};
 use serde::{Deserialize, Serialize};
+
+use crate::objects::ColumnPlan;
 
 /// The declared PostgreSQL type of a foreign table column, as far as conversion cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ColumnType {
-    /// `text` or `varchar`: both are a varlena of UTF-8 bytes.
+    /// `text`, `varchar` or `char(n)` (bpchar): all three are a varlena of UTF-8 bytes; the
+    /// length of varchar and char is the type modifier's business (see `Filler`). Only
+    /// `text`'s own operators are ever sent to Cognito, so bpchar's blank-insensitive
+    /// comparisons stay local.
     Text,
     Bool,
     /// `timestamp` (without time zone): Cognito's instants, read as UTC.
@@ -25,7 +36,7 @@ pub enum ColumnType {
 impl ColumnType {
     pub fn of(type_oid: pg_sys::Oid) -> Option<ColumnType> {
         Some(match type_oid {
-            pg_sys::TEXTOID | pg_sys::VARCHAROID => ColumnType::Text,
+            pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => ColumnType::Text,
             pg_sys::BOOLOID => ColumnType::Bool,
             pg_sys::TIMESTAMPOID => ColumnType::Timestamp,
             pg_sys::TIMESTAMPTZOID => ColumnType::TimestampTz,
@@ -75,6 +86,52 @@ impl Instant {
         (PG_MIN_MICROS..PG_END_MICROS)
             .contains(&micros)
             .then_some(micros)
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar, as PostgreSQL counts:
+/// (year, month, day), year 0 being 1 BC. Howard Hinnant's `civil_from_days`.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+impl Instant {
+    /// The instant as text, in UTC, the way PostgreSQL prints a `timestamptz` under
+    /// `DateStyle ISO` and `TimeZone UTC` (`2024-01-02 03:04:05.678+00`, ` BC` after the zone
+    /// for years before 1): ISO 8601 with a space for the `T`. Rounded to the microsecond as
+    /// `pg_micros` does, but any instant prints, also one PostgreSQL's timestamps cannot hold.
+    pub fn utc_text(self) -> String {
+        let micros = i128::from(self.secs) * 1_000_000
+            + i128::from((self.nanos.min(999_999_999) + 500) / 1_000);
+        let per_day = 86_400 * 1_000_000;
+        // |secs| < 2^63, so days fit an i64 with room to spare.
+        let days = micros.div_euclid(per_day) as i64;
+        let of_day = micros.rem_euclid(per_day) as i64;
+        let (year, month, day) = civil_from_days(days);
+        let (h, m, s, us) = (
+            of_day / 3_600_000_000,
+            of_day / 60_000_000 % 60,
+            of_day / 1_000_000 % 60,
+            of_day % 1_000_000,
+        );
+        let fraction = match us {
+            0 => String::new(),
+            _ => format!(".{us:06}").trim_end_matches('0').to_owned(),
+        };
+        let (shown_year, era) = if year > 0 {
+            (year, "")
+        } else {
+            (1 - year, " BC")
+        };
+        format!("{shown_year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}{fraction}+00{era}")
     }
 }
 
@@ -167,6 +224,7 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
         },
         (Value::Bool(b), ColumnType::Bool) => Ready::Bool(b),
         (Value::Bool(b), ColumnType::Text) => Ready::Text(b.to_string()),
+        (Value::Time(t), ColumnType::Text) => Ready::Text(t.utc_text()),
         (Value::Time(t), ColumnType::Timestamp | ColumnType::TimestampTz) => match t.pg_micros() {
             Some(micros) => Ready::Micros(micros),
             None => {
@@ -206,6 +264,107 @@ pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, U
         Ready::Jsonb(j) => JsonB(j).into_datum(),
         Ready::Json(j) => Json(j).into_datum(),
     }))
+}
+
+/// A column as the scan fills it: the plan's choice, and what holds a value to the declared
+/// type the way PostgreSQL's input functions do. Built on the backend thread at BeginForeignScan.
+pub struct Filler {
+    pub plan: ColumnPlan,
+    /// The declared type's length coercion function (`varchar(n)`, `bpchar(n)`,
+    /// `timestamp(p)`, `timestamptz(p)`, found as PostgreSQL's own casts find it) and how many
+    /// arguments it takes; None without a type modifier.
+    typmod_fn: Option<(pg_sys::Oid, i32)>,
+    /// `domain_check`'s cache of the domain's constraints, which it allocates in `mcxt`.
+    domain_extra: *mut c_void,
+    mcxt: pg_sys::MemoryContext,
+}
+
+impl Filler {
+    /// # Safety
+    /// On the backend thread; `mcxt` must outlive the filler (the executor's query context).
+    pub unsafe fn new(plan: ColumnPlan, mcxt: pg_sys::MemoryContext) -> Filler {
+        let mut typmod_fn = None;
+        if plan.typmod >= 0 {
+            let mut funcid = pg_sys::InvalidOid;
+            // SAFETY: catalog lookups of a type the plan took from the table's tuple
+            // descriptor; an unknown type simply finds no function.
+            let path =
+                unsafe { pg_sys::find_typmod_coercion_function(plan.type_oid.into(), &mut funcid) };
+            if path == pg_sys::CoercionPathType::COERCION_PATH_FUNC {
+                // SAFETY: funcid is a live pg_proc row, just found.
+                typmod_fn = Some((funcid, unsafe { pg_sys::get_func_nargs(funcid) }));
+            }
+        }
+        Filler {
+            plan,
+            typmod_fn,
+            domain_extra: std::ptr::null_mut(),
+            mcxt,
+        }
+    }
+
+    /// The value as a Datum of the declared type, allocated in the current memory context.
+    /// `Err` when it does not fit: the type (`prepare`), the type modifier or the domain.
+    ///
+    /// # Safety
+    /// On the backend thread, inside a transaction.
+    pub unsafe fn datum(&mut self, value: Value) -> Result<Option<pg_sys::Datum>, Unfit> {
+        let mut datum = to_datum(value, self.plan.ty)?;
+        if let (Some(d), Some((funcid, nargs))) = (datum, self.typmod_fn) {
+            let typmod = pg_sys::Datum::from(self.plan.typmod);
+            // SAFETY: funcid is the type's own length coercion, taking (value, typmod) or
+            // (value, typmod, is_explicit) as its pg_cast entry promises; d is a Datum of the
+            // type. is_explicit false gives the rules of input and assignment: an error for
+            // text too long, unless only blanks are cut.
+            datum = Some(caught(|| unsafe {
+                match nargs {
+                    3 => pg_sys::OidFunctionCall3Coll(
+                        funcid,
+                        pg_sys::InvalidOid,
+                        d,
+                        typmod,
+                        pg_sys::Datum::from(false),
+                    ),
+                    _ => pg_sys::OidFunctionCall2Coll(funcid, pg_sys::InvalidOid, d, typmod),
+                }
+            })?);
+        }
+        if let Some(domain) = self.plan.domain {
+            let (value, isnull) = (datum.unwrap_or(pg_sys::Datum::from(0)), datum.is_none());
+            let (extra, mcxt) = (&mut self.domain_extra, self.mcxt);
+            // SAFETY: value is a Datum of the domain's base type (or NULL); domain_check
+            // keeps its cache in `extra`, allocated in mcxt, which outlives this filler.
+            caught(|| unsafe { pg_sys::domain_check(value, isnull, domain.into(), extra, mcxt) })?;
+        }
+        Ok(datum)
+    }
+}
+
+/// Run a PostgreSQL function that may reject a value. Its data errors (SQLSTATE classes 22
+/// and 23: too long, out of range, a domain's constraint) come back as `Unfit` with
+/// PostgreSQL's own message and code, so that the message can name the user and the column;
+/// the scan raises them at once. Any other error passes through untouched.
+fn caught<T>(f: impl FnOnce() -> T) -> Result<T, Unfit> {
+    let class = |code: PgSqlErrorCode| code as i32 & 0xFFF;
+    PgTryBuilder::new(AssertUnwindSafe(|| Ok(f())))
+        .catch_others(move |error| match error {
+            CaughtError::PostgresError(report)
+                if report.level() == PgLogLevel::ERROR
+                    && [
+                        ERRCODE_DATA_EXCEPTION,
+                        ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION,
+                    ]
+                    .map(class)
+                    .contains(&class(report.sql_error_code())) =>
+            {
+                Err(Unfit {
+                    code: report.sql_error_code(),
+                    why: report.message().to_owned(),
+                })
+            }
+            other => other.rethrow(),
+        })
+        .execute()
 }
 
 #[cfg(test)]
@@ -285,6 +444,53 @@ mod tests {
     }
 
     #[test]
+    fn instants_as_text_read_as_postgres_prints_them_in_utc() {
+        let text = |secs: i64, nanos: u32| Instant { secs, nanos }.utc_text();
+        assert_eq!(text(0, 0), "1970-01-01 00:00:00+00");
+        assert_eq!(text(-1, 0), "1969-12-31 23:59:59+00");
+        assert_eq!(text(PG_EPOCH_UNIX_SECS, 0), "2000-01-01 00:00:00+00");
+        assert_eq!(text(1_719_791_999, 500_000_000), "2024-06-30 23:59:59.5+00");
+        assert_eq!(text(1_709_208_000, 0), "2024-02-29 12:00:00+00");
+        assert_eq!(
+            text(1_704_164_645, 678_901_499),
+            "2024-01-02 03:04:05.678901+00"
+        );
+        // Rounding to the microsecond carries into the next day.
+        assert_eq!(text(86_399, 999_999_600), "1970-01-02 00:00:00+00");
+        // Years before 1 count backwards with BC, as PostgreSQL prints them.
+        assert_eq!(text(-62_135_596_800, 0), "0001-01-01 00:00:00+00");
+        assert_eq!(text(-62_135_596_801, 0), "0001-12-31 23:59:59+00 BC");
+        let at = |micros: i64| {
+            text(
+                micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS,
+                micros.rem_euclid(1_000_000) as u32 * 1_000,
+            )
+        };
+        assert_eq!(at(PG_MIN_MICROS), "4714-11-24 00:00:00+00 BC");
+        assert_eq!(at(PG_END_MICROS - 1), "294276-12-31 23:59:59.999999+00");
+        // Text holds what timestamps cannot, and never panics.
+        assert_eq!(at(PG_END_MICROS), "294277-01-01 00:00:00+00");
+        for secs in [i64::MAX, i64::MIN] {
+            assert!(text(secs, 999_999_999).ends_with("+00") || text(secs, 0).ends_with(" BC"));
+        }
+        assert_eq!(
+            prepare(Value::Time(Instant { secs: 0, nanos: 0 }), ColumnType::Text),
+            Ok(Some(Ready::Text("1970-01-01 00:00:00+00".into())))
+        );
+        assert_eq!(
+            prepare(Value::Bool(true), ColumnType::Text),
+            Ok(Some(Ready::Text("true".into())))
+        );
+        assert_eq!(
+            prepare(
+                Value::Json(serde_json::json!({"sub": "0b1c"})),
+                ColumnType::Text
+            ),
+            Ok(Some(Ready::Text("{\"sub\":\"0b1c\"}".into())))
+        );
+    }
+
+    #[test]
     fn booleans_from_attribute_text() {
         assert_eq!(parse_bool("true"), Some(true));
         assert_eq!(parse_bool("False"), Some(false));
@@ -294,6 +500,7 @@ mod tests {
     #[test]
     fn types_by_oid() {
         assert_eq!(ColumnType::of(pg_sys::VARCHAROID), Some(ColumnType::Text));
+        assert_eq!(ColumnType::of(pg_sys::BPCHAROID), Some(ColumnType::Text));
         assert_eq!(ColumnType::of(pg_sys::INT4OID), None);
     }
 }

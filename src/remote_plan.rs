@@ -20,7 +20,8 @@ pub const PARTITION_ABOVE_USERS: u64 = 2000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemotePlan {
     pub object: Object,
-    /// One entry per live column of the table, in attribute order.
+    /// One entry per live column of the table, in attribute order; in the final plan only the
+    /// columns the query reads (the others stay NULL and their values are never converted).
     pub columns: Vec<ColumnPlan>,
     pub page_size: i32,
     /// Conditions ListUsers can express, best first; the scan sends the first whose values
@@ -97,6 +98,9 @@ mod tests {
                 index: 2,
                 field: Field::Attribute("custom:tenant".into()),
                 ty: ColumnType::Text,
+                type_oid: pgrx::pg_sys::VARCHAROID.to_u32(),
+                typmod: 7,
+                domain: Some(16_400),
             }],
             true,
         );

@@ -78,10 +78,17 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
             .into_owned();
             (options, type_name)
         };
+        // A domain is filled as its base type, held to the base type's modifier, then checked
+        // against the domain's constraints, as the domain's input function does.
+        let mut typmod = attribute.atttypmod;
+        // SAFETY: a syscache walk down the domain chain of a live column's type.
+        let type_oid = unsafe { pg_sys::getBaseTypeAndTypmod(attribute.atttypid, &mut typmod) };
         columns.push(ColumnDef {
             index,
             name: attribute.name().to_owned(),
-            type_oid: attribute.atttypid,
+            type_oid,
+            typmod,
+            domain: (type_oid != attribute.atttypid).then_some(attribute.atttypid),
             type_name,
             attribute: lookup(&options, "attribute").map(str::to_owned),
         });

@@ -6,9 +6,11 @@
 //! - `import`: ImportForeignSchema.
 //! - `analyze`: AnalyzeForeignTable (the pool's size into pg_class).
 //! - `catalog`: reading options, columns, user mappings and Vault secrets from the catalogs.
+//! - `columns`: which columns a scan fills.
 
 pub mod analyze;
 pub mod catalog;
+pub mod columns;
 pub mod import;
 pub mod plan;
 pub mod quals;

@@ -311,14 +311,18 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     // Planned again, with the join clauses of a parameterized path among the conditions, to
     // collect the parameter expressions in the order the plan names them. Outer columns among
     // them become executor parameters once PostgreSQL has placed the scan in its nested loop.
-    let Planned { plan, params, .. } =
-        plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
+    let Planned {
+        mut plan, params, ..
+    } = plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
     let mut fdw_exprs = PgList::<pg_sys::Expr>::new();
     for param in params {
         fdw_exprs.push(param);
     }
     // Every condition, pushed or not, is also checked by PostgreSQL on the rows returned.
     let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
+    if let Some(read) = super::columns::read_by_query(baserel, local_quals) {
+        plan.columns.retain(|column| read.contains(&column.index));
+    }
     pg_sys::make_foreignscan(
         tlist,
         local_quals,

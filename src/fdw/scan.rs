@@ -18,7 +18,7 @@ use super::catalog;
 use crate::cognito::client::client_for;
 use crate::cognito::runtime::{drop_in_runtime, wait};
 use crate::cognito::{estimate, CognitoClient, Listing, User};
-use crate::convert::to_datum;
+use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
 use crate::options::{use_remote_estimate, ScanSettings};
@@ -27,6 +27,8 @@ use crate::remote_plan::{RemotePlan, PARTITION_ABOVE_USERS};
 
 struct ScanState {
     plan: RemotePlan,
+    /// One per column the query reads (`plan.columns`), holding values to the declared types.
+    fillers: Vec<Filler>,
     /// The table's and server's listing options as they stood when this query started.
     settings: ScanSettings,
     /// ExprStates of the plan's fdw_exprs (parameter values), in the executor's memory.
@@ -49,10 +51,16 @@ pub fn live_scans() -> usize {
 }
 
 impl ScanState {
-    fn new(plan: RemotePlan, settings: ScanSettings, params: *mut pg_sys::List) -> ScanState {
+    fn new(
+        plan: RemotePlan,
+        fillers: Vec<Filler>,
+        settings: ScanSettings,
+        params: *mut pg_sys::List,
+    ) -> ScanState {
         LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
         ScanState {
             plan,
+            fillers,
             settings,
             params,
             connection: None,
@@ -286,7 +294,13 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     let (server_oid, table_options) = catalog::foreign_table(relid);
     let server = catalog::server(server_oid);
     let settings = ScanSettings::resolve(&server.1, &table_options);
-    let mut state = ScanState::new(plan, settings, params);
+    let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
+    let fillers = plan
+        .columns
+        .iter()
+        .map(|column| Filler::new(column.clone(), query_cxt))
+        .collect();
+    let mut state = ScanState::new(plan, fillers, settings, params);
     if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
         let (settings, secret) =
             catalog::server_settings(server_oid, &server, check_as_user(node)).or_raise();
@@ -297,7 +311,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
         });
     }
 
-    let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
     // SAFETY: the cell is allocated in the query context whose reset calls release_state, so
     // it outlives every use; the Box is released exactly once (see release_state).
     let cell = pg_sys::MemoryContextAllocZero(query_cxt, std::mem::size_of::<StateCell>())
@@ -338,17 +351,19 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
     // Datums are palloc'd in the per-tuple context that ForeignNext switched to, which the
-    // executor resets for every row; `user` is freed when this function returns.
-    for column in &state.plan.columns {
-        match to_datum(user.value(&column.field), column.ty) {
+    // executor resets for every row; `user` is freed when this function returns. Only the
+    // columns the query reads are converted: the others stay NULL.
+    for filler in &mut state.fillers {
+        let index = filler.plan.index;
+        match filler.datum(user.value(&filler.plan.field)) {
             Ok(Some(datum)) => {
-                values[column.index] = datum;
-                nulls[column.index] = false;
+                values[index] = datum;
+                nulls[index] = false;
             }
             Ok(None) => {}
             Err(unfit) => {
                 let tupdesc = pgrx::PgTupleDesc::from_pg_unchecked((*slot).tts_tupleDescriptor);
-                let name = tupdesc.get(column.index).map_or("?", |a| a.name());
+                let name = tupdesc.get(index).map_or("?", |a| a.name());
                 FdwError::new(
                     unfit.code,
                     format!(

@@ -25,7 +25,12 @@ pub struct ColumnDef {
     /// 0-based position in the tuple descriptor.
     pub index: usize,
     pub name: String,
+    /// The declared type, or for a domain its base type.
     pub type_oid: pg_sys::Oid,
+    /// The type modifier of `type_oid` (`varchar(3)` is 7, `timestamp(0)` is 0), -1 for none.
+    pub typmod: i32,
+    /// The declared type when it is a domain, whose constraints every value must meet.
+    pub domain: Option<pg_sys::Oid>,
     /// `format_type` of the declared type, for messages.
     pub type_name: String,
     /// The column option `attribute`, if set.
@@ -38,6 +43,12 @@ pub struct ColumnPlan {
     pub index: usize,
     pub field: Field,
     pub ty: ColumnType,
+    /// The declared type (a domain's base type), its type modifier (-1 for none) and the
+    /// domain if there is one: the scan holds each value to them as PostgreSQL's input
+    /// functions would. Oids, not pointers, so the plan stays valid wherever it is copied.
+    pub type_oid: u32,
+    pub typmod: i32,
+    pub domain: Option<u32>,
 }
 
 /// A value an object can give for a row. Variants of later objects go here too.

@@ -43,10 +43,16 @@ pub const STANDARD_ATTRIBUTES: &[&str] = &[
     "address",
 ];
 
+// Every field may also be text: a text column holds any value (times as ISO 8601 in UTC,
+// flags as true/false, the attributes object as JSON).
 const TEXT: &[ColumnType] = &[ColumnType::Text];
 const FLAG: &[ColumnType] = &[ColumnType::Bool, ColumnType::Text];
-const TIME: &[ColumnType] = &[ColumnType::Timestamp, ColumnType::TimestampTz];
-const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json];
+const TIME: &[ColumnType] = &[
+    ColumnType::Timestamp,
+    ColumnType::TimestampTz,
+    ColumnType::Text,
+];
+const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json, ColumnType::Text];
 
 fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     if let Some(attribute) = &column.attribute {
@@ -61,7 +67,7 @@ fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     Some(match name {
         "username" => (Field::Username, TEXT),
         "status" => (Field::UserStatus, TEXT),
-        "enabled" => (Field::Enabled, &[ColumnType::Bool]),
+        "enabled" => (Field::Enabled, FLAG),
         "created_at" => (Field::CreatedAt, TIME),
         "updated_at" => (Field::UpdatedAt, TIME),
         "attributes" => (Field::AllAttributes, DOCUMENT),
@@ -90,6 +96,9 @@ pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
             index: column.index,
             field,
             ty,
+            type_oid: column.type_oid.to_u32(),
+            typmod: column.typmod,
+            domain: column.domain.map(|d| d.to_u32()),
         }),
         _ => Err(FdwError::new(
             ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -100,7 +109,16 @@ pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
                 describe(&field)
             ),
         )
-        .with_hint(format!("Declare it as {}.", names.join(" or ")))),
+        .with_hint(format!("Declare it as {}.", one_of(&names)))),
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -152,6 +170,8 @@ mod tests {
             index: 3,
             name: name.into(),
             type_oid: oid,
+            typmod: -1,
+            domain: None,
             type_name: format!("oid {}", oid.to_u32()),
             attribute: attribute.map(Into::into),
         }
@@ -175,15 +195,50 @@ mod tests {
     }
 
     #[test]
+    fn every_field_may_be_text() {
+        for name in [
+            "username",
+            "status",
+            "enabled",
+            "created_at",
+            "updated_at",
+            "attributes",
+            "email",
+            "email_verified",
+        ] {
+            for oid in [pg_sys::TEXTOID, pg_sys::VARCHAROID, pg_sys::BPCHAROID] {
+                let plan = plan_column(&col(name, oid, None))
+                    .unwrap_or_else(|e| panic!("{name} as oid {oid:?}: {}", e.message));
+                assert_eq!(plan.ty, ColumnType::Text, "{name}");
+                assert_eq!(plan.type_oid, oid.to_u32());
+            }
+        }
+        let plan = plan_column(&col("t", pg_sys::TEXTOID, Some("custom:flag"))).unwrap();
+        assert_eq!(plan.ty, ColumnType::Text);
+    }
+
+    #[test]
+    fn the_type_modifier_and_domain_travel_in_the_plan() {
+        let mut column = col("username", pg_sys::VARCHAROID, None);
+        column.typmod = 7;
+        column.domain = Some(pg_sys::Oid::from(16_400));
+        let plan = plan_column(&column).unwrap();
+        assert_eq!(
+            (plan.type_oid, plan.typmod, plan.domain),
+            (pg_sys::VARCHAROID.to_u32(), 7, Some(16_400))
+        );
+    }
+
+    #[test]
     fn wrong_types_and_unknown_columns_are_refused() {
         let err = plan_column(&col("enabled", pg_sys::INT4OID, None)).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_INVALID_DATA_TYPE);
         assert!(err.message.contains("\"enabled\""), "{}", err.message);
-        assert_eq!(err.hint.as_deref(), Some("Declare it as boolean."));
-        let err = plan_column(&col("created_at", pg_sys::TEXTOID, None)).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("Declare it as boolean or text."));
+        let err = plan_column(&col("created_at", pg_sys::DATEOID, None)).unwrap_err();
         assert_eq!(
             err.hint.as_deref(),
-            Some("Declare it as timestamp or timestamptz.")
+            Some("Declare it as timestamp, timestamptz or text.")
         );
         let err = plan_column(&col("shoe_size", pg_sys::TEXTOID, None)).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND);

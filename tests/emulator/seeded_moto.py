@@ -26,6 +26,9 @@ Pools (see --help):
   plain  --plain-users N users plain00001... (default 2000) with an email each
   empty  no users
   demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled
+  typmods  TYPMOD_USERS below: create/modify times with fractional seconds (moto sends
+         milliseconds) next to day and year boundaries, names of 2 to 8 characters,
+         non-ASCII ones and one with trailing blanks, for type modifiers and domains
 
 Once serving, --state FILE receives:
   {"region": ..., "endpoint": "http://127.0.0.1:PORT", "account_id": ...,
@@ -81,6 +84,19 @@ DEMO_USERS = [
     ("judy", "Judy", "Jones", "UNCONFIRMED", True, "initech"),
     ("mallory", "Mallory", "Miller", "CONFIRMED", False, "globex"),
     ("zoe", "Zoë", "Ångström", "CONFIRMED", True, "acme"),
+]
+
+
+# username, given_name (trailing blanks kept), custom:code, created, modified (UTC).
+TYPMOD_USERS = [
+    ("ann", "Ann", "ab", datetime.datetime(2024, 6, 30, 23, 59, 59, 500000),
+     datetime.datetime(2024, 6, 30, 23, 59, 59, 499000)),
+    ("bo", "Bo  ", "abcde", datetime.datetime(2024, 1, 1, 12, 34, 56, 789000),
+     datetime.datetime(2024, 1, 1, 12, 34, 56, 790000)),
+    ("zoë", "Zoë", "ab   ", datetime.datetime(1999, 12, 31, 23, 59, 59, 999000),
+     datetime.datetime(2000, 1, 1, 0, 0, 0)),
+    ("mallory", "Mallory", None, datetime.datetime(2024, 2, 29, 8, 0, 0, 1000),
+     datetime.datetime(2024, 3, 1, 8, 0, 0, 5000)),
 ]
 
 
@@ -198,13 +214,24 @@ def seed_demo(s):
     return {"id": pool_id, "users": len(DEMO_USERS)}
 
 
+def seed_typmods(s):
+    pool_id = s.pool("typmods", ("code", 16))
+    for username, given, code, created, modified in TYPMOD_USERS:
+        attrs = {"given_name": given}
+        if code is not None:
+            attrs["custom:code"] = code
+        user = s.user(pool_id, username, attrs)
+        user.create_date, user.last_modified_date = created, modified
+    return {"id": pool_id, "users": len(TYPMOD_USERS)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=5000)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
-    ap.add_argument("--pools", default="main,big,plain,empty,demo",
-                    help="comma-separated subset of main,big,plain,empty,demo")
+    ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods",
+                    help="comma-separated subset of main,big,plain,empty,demo,typmods")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
@@ -229,6 +256,9 @@ def main():
     # Last, so that it shifts no other pool's create dates (they follow creation order).
     if "plain" in wanted:
         pools["plain"] = seed_plain(s, args.plain_users)
+    # Its dates are its own, but it still counts users: after every other pool.
+    if "typmods" in wanted:
+        pools["typmods"] = seed_typmods(s)
     seed_secs = time.monotonic() - t0
 
     # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we

@@ -69,3 +69,29 @@ select * from users_odd where username = 'user0003';
 -- dropped columns are skipped
 alter foreign table users_wide drop column phone_number;
 select count(*), count(given_name) > 0 as has_names from users_wide;
+-- a query converts only the columns it reads: tenant's bad values fail only the queries that
+-- read tenant (in the select list, a condition, or a whole-row reference)
+select username from users_odd where username = 'user0003';
+select count(*) from users_odd;
+select count(*) from users_odd where tenant;
+\echo :LAST_ERROR_SQLSTATE
+select username from users_odd where username = 'user0003' order by tenant;
+\echo :LAST_ERROR_SQLSTATE
+select u from users_odd u where username = 'user0003';
+\echo :LAST_ERROR_SQLSTATE
+select count(*) from users_odd a join users_odd b using (username) where a.username like 'user000%';
+-- every field may be text: times as ISO 8601 in UTC (as PostgreSQL prints a timestamptz under
+-- TimeZone UTC), enabled as true/false, attributes as their JSON object
+create foreign table users_text (username varchar, status text, enabled text, created_at text,
+  updated_at text, email_verified text, attributes text) server live options (object 'users');
+select * from users_text where username = 'user0005';
+set timezone = 'UTC';
+set datestyle = 'ISO, YMD';
+select count(*) as users,
+       count(*) filter (where t.created_at = w.created_at::text and t.updated_at = w.updated_at::text
+                          and t.enabled = w.enabled::text
+                          and t.email_verified is not distinct from w.email_verified::text
+                          and t.attributes::jsonb = w.attributes::jsonb) as as_postgres_prints
+  from users_text t join users_wide w using (username);
+reset timezone;
+reset datestyle;

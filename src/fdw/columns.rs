@@ -1,0 +1,58 @@
+//! Which columns a scan fills.
+//!
+//! A query converts only the columns it reads, as postgres_fdw's `retrieved_attrs` does: a
+//! value one column cannot hold (a `boolean` column over text attributes) then fails only
+//! the queries that read that column, and `count(*)` converts nothing.
+
+use pgrx::pg_sys;
+
+/// Whether the query reads each column, by 0-based index: the columns the rel's target list
+/// carries above the scan (for output, joins, sorts and aggregates) and those the scan's own
+/// conditions use. None when a whole-row reference reads every column.
+///
+/// # Safety
+/// `baserel` is the planner's base rel of this scan; `local_quals` a List of its bare
+/// clauses (not RestrictInfos).
+pub unsafe fn read_by_query(
+    baserel: *mut pg_sys::RelOptInfo,
+    local_quals: *mut pg_sys::List,
+) -> Option<Vec<usize>> {
+    let relid = (*baserel).relid;
+    let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
+    // SAFETY: both are planner expression trees of this rel, which pull_varattnos only
+    // reads; the bitmapset is palloc'd in the planner's context.
+    unsafe {
+        pull_varattnos((*(*baserel).reltarget).exprs.cast(), relid, &mut attrs);
+        pull_varattnos(local_quals.cast(), relid, &mut attrs);
+    }
+    // pull_varattnos offsets attribute numbers so that system columns fit a bitmapset.
+    let offset = pg_sys::FirstLowInvalidHeapAttributeNumber;
+    // SAFETY: plain reads of the bitmapset just built.
+    if unsafe { pg_sys::bms_is_member(-offset, attrs) } {
+        return None;
+    }
+    let mut read = Vec::new();
+    let mut member = -1;
+    loop {
+        // SAFETY: as above.
+        member = unsafe { pg_sys::bms_next_member(attrs, member) };
+        if member < 0 {
+            break;
+        }
+        // System columns (ctid and the like) are not ours to fill.
+        let attno = member + offset;
+        if attno > 0 {
+            read.push(attno as usize - 1);
+        }
+    }
+    Some(read)
+}
+
+unsafe fn pull_varattnos(
+    node: *mut pg_sys::Node,
+    relid: pg_sys::Index,
+    attrs: &mut *mut pg_sys::Bitmapset,
+) {
+    // SAFETY: the caller's node is a planner expression tree (or NULL, which it skips).
+    unsafe { pg_sys::pull_varattnos(node, relid, attrs) }
+}
