@@ -189,13 +189,13 @@ unsafe fn open(
         .candidates
         .iter()
         .enumerate()
-        .find_map(|(rank, candidate)| {
+        .find_map(|(index, candidate)| {
             let values: Vec<Option<String>> = candidate
                 .values
                 .iter()
                 .map(|v| evaluate(v, state.params, econtext))
                 .collect();
-            candidate.requests(&values).map(|r| (rank, r))
+            candidate.requests(&values).map(|r| (index, r))
         });
     let concurrency = if plan.limited {
         1
@@ -228,11 +228,11 @@ unsafe fn open(
             "nothing: no value can match".to_owned(),
             Vec::new(),
         ),
-        Some((rank, Requests::Filters(filters))) => {
+        Some((index, Requests::Filters(filters))) => {
             // The plan's page size was cut to the LIMIT on the assumption that its first
             // candidate is sent and so every row returned is wanted; otherwise rows are
             // filtered locally and a cut page would cost a request per few rows.
-            let page_size = if rank == 0 {
+            let page_size = if index == 0 {
                 plan.page_size
             } else {
                 MAX_PAGE_SIZE
@@ -282,18 +282,26 @@ unsafe fn open(
                 };
             }
             // The size is asked alongside the first page of a sequential listing, in one
-            // attempt: a size check that fails or hangs then costs the scan nothing beyond
-            // that page's own wait, and an endpoint that never answers fails the query within
-            // ListUsers' budget, not after two. A large pool costs one page more: the
-            // sequential page is dropped for the partitions.
+            // attempt: a size check that fails costs the scan nothing, one that hangs at most
+            // one attempt's wait (request_timeout_ms), and an endpoint that never answers
+            // fails the query within ListUsers' budget, not after two. A large pool costs one
+            // page more: the sequential page is dropped for the partitions.
             let mut first = sequential();
-            let (users, page) = wait(first_page_and_size(
+            let answered = wait(first_page_and_size(
                 &mut first.listing,
                 &connection.pool,
                 client,
             ))
-            .or_raise()
-            .or_raise();
+            .and_then(|answered| answered);
+            let (users, page) = match answered {
+                Ok(answered) => answered,
+                Err(error) => {
+                    // Its connections are released with the runtime entered, before the
+                    // ERROR unwinds.
+                    drop_in_runtime(first);
+                    error.raise()
+                }
+            };
             if large(users) {
                 let mut remote = partitioned();
                 remote.discarded_requests = first.listing.requests;
