@@ -228,7 +228,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: Kind::Bool,
         required: false,
         default: Some("true"),
-        doc: "Estimate row counts from DescribeUserPool (cached per server for 5 minutes).",
+        doc: "Estimate row counts from DescribeUserPool (cached per pool for 5 minutes).",
     },
     OptionSpec {
         name: "object",

@@ -128,7 +128,8 @@ pub fn rank(conditions: &[Condition]) -> Vec<Candidate> {
         .filter_map(|c| c.candidate())
         .filter(|c| c.may_travel())
         .collect();
-    candidates.sort_by_key(|c| c.rank);
+    // Of two prefixes (`like 'ab%' and like 'abc%'`), the longer matches fewer users.
+    candidates.sort_by_key(|c| (c.rank, std::cmp::Reverse(c.known_prefix_len())));
     candidates
 }
 
@@ -142,6 +143,16 @@ pub enum Requests {
 }
 
 impl Candidate {
+    /// The length of a constant prefix, 0 for anything else.
+    fn known_prefix_len(&self) -> usize {
+        match (self.op, self.values.as_slice()) {
+            (Op::Prefix, [Operand::Const(Some(pattern))]) => {
+                like_prefix(pattern).map_or(0, |p| p.chars().count())
+            }
+            _ => 0,
+        }
+    }
+
     /// False when every value is a constant and one of them cannot be sent.
     fn may_travel(&self) -> bool {
         let mut constants = Vec::new();
@@ -178,8 +189,14 @@ impl Candidate {
         })
     }
 
-    /// The filter as EXPLAIN shows it: values of constants, `$n` for parameters.
+    /// The filter as EXPLAIN shows it: values of constants, `$n` for parameters (the plan's
+    /// slot; EXPLAIN itself names them as PostgreSQL does, see `describe_with`).
     pub fn describe(&self) -> String {
+        self.describe_with(&|n| format!("${}", n + 1))
+    }
+
+    /// The filter with parameter `n` shown as `param(n)`.
+    pub fn describe_with(&self, param: &dyn Fn(usize) -> String) -> String {
         let shown: Vec<String> = self
             .values
             .iter()
@@ -189,7 +206,7 @@ impl Candidate {
                     Op::Prefix => format!("\"{}\"", like_prefix(text).unwrap_or(text)),
                 },
                 Operand::Const(None) => "NULL".into(),
-                Operand::Param(n) => format!("${}", n + 1),
+                Operand::Param(n) => param(*n),
             })
             .collect();
         let op = match self.op {
@@ -412,6 +429,44 @@ mod tests {
         let ranked = rank(&conditions);
         assert_eq!(ranked.len(), 1);
         assert_eq!(ranked[0].describe(), "sub = $1");
+    }
+
+    #[test]
+    fn of_two_prefixes_the_longer_is_sent() {
+        for conditions in [
+            vec![
+                Condition::Like(Field::Username, c("ab%")),
+                Condition::Like(Field::Username, c("abc%")),
+            ],
+            vec![
+                Condition::Like(Field::Username, c("abc%")),
+                Condition::Like(Field::Username, c("ab%")),
+            ],
+        ] {
+            let ranked = rank(&conditions);
+            assert_eq!(ranked[0].describe(), "username ^= \"abc\"");
+            assert_eq!(
+                ranked[0].requests(&[Some("abc%".into())]),
+                one("username ^= \"abc\"")
+            );
+        }
+        // Across attributes too, and a parameter (length unknown) comes after a known prefix;
+        // a lookup still beats any prefix.
+        let ranked = rank(&[
+            Condition::Like(Field::Username, Operand::Param(0)),
+            Condition::Like(attr("email"), c("a%")),
+            Condition::Like(attr("given_name"), c("Zoë%")),
+        ]);
+        let shown: Vec<String> = ranked.iter().map(Candidate::describe).collect();
+        assert_eq!(
+            shown,
+            ["given_name ^= \"Zoë\"", "email ^= \"a\"", "username ^= $1"]
+        );
+        let ranked = rank(&[
+            Condition::Like(Field::Username, c("abcdef%")),
+            Condition::Equals(attr("email"), c("a@example.com")),
+        ]);
+        assert_eq!(ranked[0].attribute, "email");
     }
 
     #[test]

@@ -64,22 +64,45 @@ impl RemotePlan {
     }
 
     /// What EXPLAIN shows of the plan: label and value, in order. `parallel_scan` is the
-    /// option's value for this run.
-    pub fn describe(&self, parallel_scan: bool) -> Vec<(&'static str, String)> {
+    /// option's value for this run; `param` names the plan's parameter `n` as PostgreSQL's
+    /// own EXPLAIN does (`$1`, `n.name`).
+    pub fn describe(
+        &self,
+        parallel_scan: bool,
+        param: &dyn Fn(usize) -> String,
+    ) -> Vec<(&'static str, Shown)> {
         let operation = match self.object {
             Object::Users => "ListUsers",
         };
-        let mut lines = vec![("Cognito Request", operation.to_owned())];
+        let mut lines = vec![("Cognito Request", Shown::Text(operation.to_owned()))];
         match self.candidates.first() {
-            Some(best) => lines.push(("Cognito Filter", best.describe())),
+            Some(best) => lines.push(("Cognito Filter", Shown::Text(best.describe_with(param)))),
             None if parallel_scan && !self.limited => lines.push((
                 "Cognito Partitions",
-                format!("16 by sub prefix when the pool holds over {PARTITION_ABOVE_USERS} users"),
+                Shown::Text(format!(
+                    "16 by sub prefix when the pool holds over {PARTITION_ABOVE_USERS} users"
+                )),
             )),
             None => {}
         }
-        lines.push(("Cognito Page Size", self.page_size.to_string()));
+        lines.push(("Cognito Page Size", Shown::Integer(self.page_size.into())));
         lines
+    }
+}
+
+/// A value EXPLAIN shows: text, or a number that stays a number in FORMAT JSON and YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    Text(String),
+    Integer(i64),
+}
+
+impl std::fmt::Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Shown::Text(text) => f.write_str(text),
+            Shown::Integer(n) => write!(f, "{n}"),
+        }
     }
 }
 
@@ -110,7 +133,7 @@ mod tests {
         )]);
         assert_eq!(RemotePlan::decode(&plan.encode()).unwrap(), plan);
         let shown: Vec<String> = plan
-            .describe(true)
+            .describe(true, &|n| format!("$p{n}"))
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
@@ -118,9 +141,13 @@ mod tests {
             shown,
             [
                 "Cognito Request: ListUsers",
-                "Cognito Filter: email = $1",
+                "Cognito Filter: email = $p0",
                 "Cognito Page Size: 60"
             ]
+        );
+        assert_eq!(
+            plan.describe(true, &|_| String::new())[2],
+            ("Cognito Page Size", Shown::Integer(60))
         );
         assert!(RemotePlan::decode("{").is_err());
     }

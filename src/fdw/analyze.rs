@@ -19,14 +19,20 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
     let (server, _) = catalog::foreign_table((*relation).rd_id);
+    let options = catalog::server(server);
     let (settings, secret) =
-        catalog::server_settings(server, &catalog::server(server), pg_sys::GetUserId()).or_raise();
+        catalog::server_settings(server, &options, pg_sys::GetUserId()).or_raise();
     let client = client_for(server.to_u32(), &settings, &secret);
+    let pool = estimate::PoolKey::of(&options.1);
     // A pool whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.
-    if wait(estimate::refresh(server.to_u32(), &client))
-        .or_raise()
-        .is_none()
+    if wait(estimate::refresh(
+        &pool,
+        &client,
+        estimate::Attempts::AsConfigured,
+    ))
+    .or_raise()
+    .is_none()
     {
         return false;
     }
@@ -45,7 +51,8 @@ unsafe extern "C-unwind" fn pool_size_as_sample(
     totaldeadrows: *mut f64,
 ) -> std::ffi::c_int {
     let (server, _) = catalog::foreign_table((*relation).rd_id);
-    *totalrows = estimate::known(server.to_u32()).unwrap_or(0) as f64;
+    let pool = estimate::PoolKey::of(&catalog::server(server).1);
+    *totalrows = estimate::known(&pool).unwrap_or(0) as f64;
     *totaldeadrows = 0.0;
     0
 }

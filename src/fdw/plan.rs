@@ -14,8 +14,15 @@ use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown;
 use crate::remote_plan::{RemotePlan, MAX_PAGE_SIZE};
 
-/// Rows assumed for a pool until DescribeUserPool has told this backend better.
-const DEFAULT_ROWS: f64 = 1000.0;
+/// Users assumed for a pool of unknown size (not analyzed, no DescribeUserPool answer in this
+/// backend yet). Deliberately large: what a wrong guess costs is lopsided. Guessing large
+/// when the pool is small makes a join look up each outer row (one request per row, a cost
+/// the query's author sees and bounds) where one listing of a few pages would do; guessing
+/// small when the pool is large lists the whole pool (a request per 60 users: 16,667 for a
+/// million, nine minutes at ListUsers' quota) where a few lookups would do. At this size a
+/// listing is costed at 1,667 requests, so joins of up to about that many outer rows look
+/// their users up.
+pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
 /// Cost of one request, in the planner's units (a sequential page read is 1.0).
 const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
@@ -47,7 +54,6 @@ struct Planned {
     plan: RemotePlan,
     /// Parameter expressions the scan evaluates at run time.
     params: Vec<*mut pg_sys::Expr>,
-    server: pg_sys::Oid,
     server_options: Vec<(String, String)>,
 }
 
@@ -83,7 +89,6 @@ unsafe fn plan_for(
     Ok(Planned {
         plan,
         params: found.params,
-        server,
         server_options,
     })
 }
@@ -106,18 +111,22 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
 ) {
     let Planned {
         plan,
-        server,
         server_options,
         ..
     } = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
-    // This backend's latest DescribeUserPool answer, else what ANALYZE recorded, else a guess.
+    // This backend's latest DescribeUserPool answer for the pool, else what ANALYZE recorded,
+    // else a guess on the safe side. Planning never asks Cognito: a plain EXPLAIN or PREPARE
+    // must not wait on the network, nor fail when it is down.
     let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
     let pool = use_remote_estimate(&server_options)
-        .then(|| estimate::known(server.to_u32()))
+        .then(|| estimate::known(&estimate::PoolKey::of(&server_options)))
         .flatten()
         .map(|users| users as f64)
         .or(analyzed)
-        .unwrap_or(DEFAULT_ROWS);
+        .unwrap_or(UNKNOWN_POOL_USERS);
+    // The relation's size, as postgres_fdw sets it for a table never analyzed: the paths'
+    // costs below read it.
+    (*baserel).tuples = pool;
     let rows = match plan.candidates.first() {
         // A lookup by username, sub, email or phone number finds one user per value.
         Some(best) if best.rank <= 1 => best.values.len() as f64,
@@ -144,12 +153,9 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
 ) {
     let plan = decode((*baserel).fdw_private.cast()).or_raise();
     let rows = (*baserel).rows;
-    let requests = match plan.candidates.first() {
-        Some(best) if best.rank <= 1 => best.values.len() as f64,
-        _ => (rows / f64::from(plan.page_size)).ceil().max(1.0),
-    };
+    let (requests, fetched) = listing_cost(&plan, (*baserel).tuples, rows);
     let startup = REQUEST_COST;
-    let total = requests * REQUEST_COST + rows * ROW_COST;
+    let total = requests * REQUEST_COST + fetched * ROW_COST;
     // A table referenced laterally can only be scanned below the rels it refers to.
     let path = foreignscan_path(
         root,
@@ -161,6 +167,20 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     );
     pg_sys::add_path(baserel, path.cast());
     add_lookup_join_paths(root, baserel, &plan);
+}
+
+/// Requests and users fetched by an unparameterized scan of a pool of `pool` users that
+/// returns `rows` rows. A lookup costs one request per value; a pushed filter that is not a
+/// lookup reads about its matches; with nothing pushed, every page of the pool is read (a
+/// request per 60 users) and every user is checked locally.
+fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
+    let page = f64::from(plan.page_size);
+    let pool = pool.max(1.0);
+    match plan.candidates.first() {
+        Some(best) if best.rank <= 1 => (best.values.len() as f64, rows),
+        Some(_) => ((rows / page).ceil().max(1.0), rows),
+        None => ((pool / page).ceil().max(1.0), pool),
+    }
 }
 
 /// Create a foreign scan path, the same way on every PostgreSQL version.
@@ -349,4 +369,41 @@ pub unsafe fn decode(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
         None => String::new(),
     };
     RemotePlan::decode(&text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::{Field, Object};
+    use crate::pushdown::{Condition, Operand};
+
+    fn plan(conditions: &[Condition]) -> RemotePlan {
+        let mut plan = RemotePlan::new(Object::Users, Vec::new(), true);
+        plan.candidates = pushdown::rank(conditions);
+        plan
+    }
+
+    #[test]
+    fn a_listing_costs_a_request_per_page_of_the_pool_and_a_lookup_one_per_value() {
+        let c = |v: &str| Operand::Const(Some(v.into()));
+        // Nothing pushed: the whole pool is read, whatever the local conditions keep.
+        assert_eq!(listing_cost(&plan(&[]), 3000.0, 15.0), (50.0, 3000.0));
+        assert_eq!(listing_cost(&plan(&[]), 3001.0, 3001.0), (51.0, 3001.0));
+        // A lookup: one request per value.
+        let lookup = plan(&[Condition::In(Field::Username, vec![c("a"), c("b")])]);
+        assert_eq!(listing_cost(&lookup, 3000.0, 2.0), (2.0, 2.0));
+        // A prefix reads about its matches.
+        let prefix = plan(&[Condition::Like(Field::Username, c("ab%"))]);
+        assert_eq!(listing_cost(&prefix, 3000.0, 150.0), (3.0, 150.0));
+    }
+
+    #[test]
+    fn an_unknown_pool_is_costed_so_that_joins_of_many_rows_look_users_up() {
+        // A nested loop of lookups costs one request per outer row; a listing of the unknown
+        // pool must cost more than a join of a thousand rows doing that.
+        let (requests, _) = listing_cost(&plan(&[]), UNKNOWN_POOL_USERS, UNKNOWN_POOL_USERS);
+        assert!(requests > 1000.0, "{requests}");
+        let lookup = plan(&[Condition::Equals(Field::Username, Operand::Param(0))]);
+        assert_eq!(listing_cost(&lookup, UNKNOWN_POOL_USERS, 1.0).0, 1.0);
+    }
 }

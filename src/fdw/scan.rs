@@ -5,8 +5,10 @@
 //! cancelled first, by a reset callback on the executor's memory context. The plan itself holds
 //! no state, so a cached plan can be executed any number of times.
 
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
 use std::ffi::{c_int, c_void, CStr};
+use std::hash::{Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -23,7 +25,7 @@ use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
 use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown::{self, Operand, Requests};
-use crate::remote_plan::{RemotePlan, PARTITION_ABOVE_USERS};
+use crate::remote_plan::{RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
 
 struct ScanState {
     plan: RemotePlan,
@@ -41,6 +43,19 @@ struct ScanState {
     /// Requests and pages of earlier runs of this scan (before a rescan), for EXPLAIN ANALYZE.
     requests_before: u64,
     pages_before: u64,
+    /// Runs opened so far (1 + rescans that read again).
+    runs: u64,
+    /// Hashes of the distinct filters sent over all runs: under a nested loop each run sends
+    /// its own, and EXPLAIN ANALYZE's counts cover all of them. At most one entry per request
+    /// made, so it grows no faster than the requests themselves.
+    filters_sent: HashSet<u64>,
+    /// What the latest run sent, kept past a rescan for EXPLAIN ANALYZE.
+    last_run: Option<LastRun>,
+}
+
+struct LastRun {
+    sent: String,
+    page_size: i32,
 }
 
 /// Scan states alive in this backend. Between statements it is 0; anything else is a leak.
@@ -67,11 +82,14 @@ impl ScanState {
             remote: None,
             requests_before: 0,
             pages_before: 0,
+            runs: 0,
+            filters_sent: HashSet::new(),
+            last_run: None,
         }
     }
 
     fn requests(&self) -> u64 {
-        self.requests_before + self.remote.as_ref().map_or(0, |r| r.listing.requests)
+        self.requests_before + self.remote.as_ref().map_or(0, Remote::requests)
     }
 
     fn pages(&self) -> u64 {
@@ -89,6 +107,7 @@ impl Drop for ScanState {
 struct Connection {
     client: CognitoClient,
     server: u32,
+    pool: estimate::PoolKey,
     use_remote_estimate: bool,
 }
 
@@ -101,9 +120,19 @@ struct Remote {
     seen: Option<HashSet<String>>,
     /// What was sent, for EXPLAIN ANALYZE.
     sent: String,
+    /// Each filter sent ("none" for a full listing), for counting distinct ones over runs.
+    filters: Vec<String>,
+    /// Users asked per page.
+    page_size: i32,
+    /// Requests of a listing begun and then dropped for a better one (see `open`).
+    discarded_requests: u64,
 }
 
 impl Remote {
+    fn requests(&self) -> u64 {
+        self.listing.requests + self.discarded_requests
+    }
+
     /// The next user, fetching pages as needed; None when every stream is done.
     fn next(&mut self) -> Option<User> {
         loop {
@@ -164,63 +193,147 @@ unsafe fn open(
 ) -> Remote {
     let (plan, settings) = (&state.plan, &state.settings);
     let (client, server) = (&connection.client, connection.server);
-    let chosen = plan.candidates.iter().find_map(|candidate| {
-        let values: Vec<Option<String>> = candidate
-            .values
-            .iter()
-            .map(|v| evaluate(v, state.params, econtext))
-            .collect();
-        candidate.requests(&values)
-    });
-    let pushed = chosen.is_some();
-    let (filters, sent) = match chosen {
-        Some(Requests::Nothing) => (Vec::new(), "nothing: no value can match".to_owned()),
-        Some(Requests::Filters(filters)) => {
-            let sent = filters
+    let chosen = plan
+        .candidates
+        .iter()
+        .enumerate()
+        .find_map(|(index, candidate)| {
+            let values: Vec<Option<String>> = candidate
+                .values
                 .iter()
-                .flatten()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            (filters, sent)
-        }
-        None => {
-            let mut pool = None;
-            if settings.parallel_scan && !plan.limited && connection.use_remote_estimate {
-                if !estimate::is_fresh(server) {
-                    wait(estimate::refresh(server, client)).or_raise();
-                }
-                pool = estimate::known(server);
-            }
-            if pool.is_some_and(|users| users > PARTITION_ABOVE_USERS) {
-                (
-                    pushdown::sub_partitions(),
-                    "16 partitions by sub prefix".to_owned(),
-                )
-            } else {
-                (vec![None], "none".to_owned())
-            }
-        }
-    };
-    let fan_out = filters.len() > 1 && pushed;
+                .map(|v| evaluate(v, state.params, econtext))
+                .collect();
+            candidate.requests(&values).map(|r| (index, r))
+        });
     let concurrency = if plan.limited {
         1
     } else {
         settings.max_concurrent_requests as usize
     };
-    Remote {
-        listing: Listing::new(
+    let listing = |filters: Vec<Option<String>>, page_size: i32| {
+        Listing::new(
             client,
             server,
             filters,
-            plan.page_size,
+            page_size,
             concurrency,
             settings.requests_per_second,
-        ),
+        )
+    };
+    let remote = |filters: Vec<Option<String>>, page_size: i32, sent: String, written| Remote {
+        listing: listing(filters, page_size),
+        page_size,
         page: VecDeque::new(),
-        seen: fan_out.then(HashSet::new),
+        seen: None,
         sent,
+        filters: written,
+        discarded_requests: 0,
+    };
+    match chosen {
+        Some((_, Requests::Nothing)) => remote(
+            Vec::new(),
+            MAX_PAGE_SIZE,
+            "nothing: no value can match".to_owned(),
+            Vec::new(),
+        ),
+        Some((index, Requests::Filters(filters))) => {
+            // The plan's page size was cut to the LIMIT on the assumption that its first
+            // candidate is sent and so every row returned is wanted; otherwise rows are
+            // filtered locally and a cut page would cost a request per few rows.
+            let page_size = if index == 0 {
+                plan.page_size
+            } else {
+                MAX_PAGE_SIZE
+            };
+            let written: Vec<String> = filters.iter().flatten().cloned().collect();
+            let fan_out = filters.len() > 1;
+            let mut remote = remote(filters, page_size, written.join(", "), written);
+            remote.seen = fan_out.then(HashSet::new);
+            remote
+        }
+        None => {
+            // With no condition at all, every row listed is wanted and the plan's page size
+            // (cut to a LIMIT) stands; with conditions whose values could not be sent, every
+            // row is checked locally, and pages are read whole.
+            let page_size = if plan.candidates.is_empty() {
+                plan.page_size
+            } else {
+                MAX_PAGE_SIZE
+            };
+            let sequential = || {
+                remote(
+                    vec![None],
+                    page_size,
+                    "none".to_owned(),
+                    vec!["none".to_owned()],
+                )
+            };
+            let partitioned = || {
+                let filters = pushdown::sub_partitions();
+                let written = filters.iter().flatten().cloned().collect();
+                remote(
+                    filters,
+                    MAX_PAGE_SIZE,
+                    "16 partitions by sub prefix".to_owned(),
+                    written,
+                )
+            };
+            let large = |users: Option<u64>| users.is_some_and(|u| u > PARTITION_ABOVE_USERS);
+            if !(settings.parallel_scan && !plan.limited && connection.use_remote_estimate) {
+                return sequential();
+            }
+            if estimate::is_fresh(&connection.pool) {
+                return if large(estimate::known(&connection.pool)) {
+                    partitioned()
+                } else {
+                    sequential()
+                };
+            }
+            // The size is asked alongside the first page of a sequential listing, in one
+            // attempt: a size check that fails costs the scan nothing, one that hangs at most
+            // one attempt's wait (request_timeout_ms), and an endpoint that never answers
+            // fails the query within ListUsers' budget, not after two. A large pool costs one
+            // page more: the sequential page is dropped for the partitions.
+            let mut first = sequential();
+            let answered = wait(first_page_and_size(
+                &mut first.listing,
+                &connection.pool,
+                client,
+            ))
+            .and_then(|answered| answered);
+            let (users, page) = match answered {
+                Ok(answered) => answered,
+                Err(error) => {
+                    // Its connections are released with the runtime entered, before the
+                    // ERROR unwinds.
+                    drop_in_runtime(first);
+                    error.raise()
+                }
+            };
+            if large(users) {
+                let mut remote = partitioned();
+                remote.discarded_requests = first.listing.requests;
+                drop_in_runtime(first);
+                remote
+            } else {
+                first.page = page.unwrap_or_default().into();
+                first
+            }
+        }
     }
+}
+
+/// The pool's size (one attempt, failures ignored) and the first page of `listing`, asked at
+/// once; a failed page ends the wait without waiting for the size.
+async fn first_page_and_size(
+    listing: &mut Listing,
+    pool: &estimate::PoolKey,
+    client: &CognitoClient,
+) -> Result<(Option<u64>, Option<Vec<User>>), FdwError> {
+    tokio::try_join!(
+        async { Ok(estimate::refresh(pool, client, estimate::Attempts::One).await) },
+        async { listing.next_page().await.transpose() },
+    )
 }
 
 /// What `fdw_state` points to: a palloc'd cell in the executor's query context, registered
@@ -307,6 +420,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
         state.connection = Some(Connection {
             client: client_for(server_oid.to_u32(), &settings, &secret),
             server: server_oid.to_u32(),
+            pool: estimate::PoolKey::of(&server.1),
             use_remote_estimate: use_remote_estimate(&server.1),
         });
     }
@@ -337,6 +451,16 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
             return slot;
         };
         let remote = open(state, connection, (*node).ss.ps.ps_ExprContext);
+        state.runs += 1;
+        for filter in &remote.filters {
+            let mut hasher = DefaultHasher::new();
+            filter.hash(&mut hasher);
+            state.filters_sent.insert(hasher.finish());
+        }
+        state.last_run = Some(LastRun {
+            sent: remote.sent.clone(),
+            page_size: remote.page_size,
+        });
         state.remote = Some(remote);
     }
     let Some(remote) = state.remote.as_mut() else {
@@ -386,7 +510,7 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     };
     // The next Iterate opens a new listing with the parameter values of then.
     if let Some(old) = state.remote.take() {
-        state.requests_before += old.listing.requests;
+        state.requests_before += old.requests();
         state.pages_before += old.listing.pages;
         drop_in_runtime(old);
     }
@@ -411,9 +535,38 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let property = |label: &CStr, value: String| {
         pg_sys::ExplainPropertyText(label.as_ptr(), value.as_pg_cstr(), es);
     };
-    for (label, value) in state.plan.describe(state.settings.parallel_scan) {
+    let integer = |label: &CStr, n: i64| {
+        pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), n, es);
+    };
+    let plan_node = (*node).ss.ps.plan;
+    let exprs =
+        pgrx::PgList::<pg_sys::Node>::from_pg((*plan_node.cast::<pg_sys::ForeignScan>()).fdw_exprs);
+    // Parameters are named as PostgreSQL names them in the same plan (`$1` for a query
+    // parameter, `$0` for an initplan's result, `n.name` for an outer column), not by their
+    // slot in this plan. The deparse context is the one ExplainNode just set for this node's
+    // Filter; a scan with parameters always has that Filter, since every condition is also
+    // checked locally. Without it, the slot number is all there is to show.
+    let deparse_ready = !(*plan_node).qual.is_null() && !(*es).deparse_cxt.is_null();
+    let param = |n: usize| match exprs.get_ptr(n) {
+        Some(expr) if deparse_ready => {
+            // SAFETY: expr is one of this plan's fdw_exprs, the context is EXPLAIN's own for
+            // this node (see above); the result is a palloc'd C string.
+            let text = pg_sys::deparse_expression(expr, (*es).deparse_cxt, (*es).verbose, false);
+            CStr::from_ptr(text).to_string_lossy().into_owned()
+        }
+        _ => format!("${}", n + 1),
+    };
+    let run = state.last_run.as_ref();
+    for (label, value) in state.plan.describe(state.settings.parallel_scan, &param) {
         let label = std::ffi::CString::new(label).unwrap_or_default();
-        property(&label, value);
+        match (label.as_c_str(), value) {
+            // What this run used: the page size follows what could be sent.
+            (l, _) if l == c"Cognito Page Size" && run.is_some() && (*es).analyze => {
+                integer(l, run.map_or(0, |r| r.page_size.into()));
+            }
+            (l, Shown::Integer(n)) => integer(l, n),
+            (l, Shown::Text(text)) => property(l, text),
+        }
     }
     if (*es).verbose {
         if let Some(connection) = &state.connection {
@@ -428,14 +581,20 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         }
     }
     if (*es).analyze {
-        if let Some(remote) = &state.remote {
-            property(c"Cognito Filters Sent", remote.sent.clone());
-            for (label, n) in [
-                (c"Cognito Requests", state.requests()),
-                (c"Cognito Pages", state.pages()),
-            ] {
-                pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), n as i64, es);
+        if let Some(run) = run {
+            if state.runs > 1 {
+                // Under a nested loop or Memoize each run sends its own filter; the counts
+                // below cover every run.
+                integer(
+                    c"Cognito Distinct Filters Sent",
+                    state.filters_sent.len() as i64,
+                );
+                property(c"Cognito Last Filters Sent", run.sent.clone());
+            } else {
+                property(c"Cognito Filters Sent", run.sent.clone());
             }
+            integer(c"Cognito Requests", state.requests() as i64);
+            integer(c"Cognito Pages", state.pages() as i64);
         }
     }
 }

@@ -17,6 +17,23 @@ prepare by_prefix(text) as
   select count(*) as users, min(username) as first, max(username) as last
     from cognito.users where username like $1;
 select format('execute by_prefix(%L)', 'user00%') from generate_series(1, 20) \gexec
+-- the same generic plan with a different value each run: prefixes of several lengths, NULL,
+-- and values that cannot be sent (no prefix, a wildcard inside, a quote, a backslash, empty),
+-- each answered for its own value
+select format('execute by_prefix(%L)', v)
+  from unnest(array['user01%', 'user1%', null, 'user0042%', '%', 'user_01%', '%"%', '\%',
+                    '', 'user12%', 'nobody%', 'user00%']) v \gexec
+-- what each run sent
+explain (analyze, costs off, timing off, summary off) execute by_prefix('user11%');
+explain (analyze, costs off, timing off, summary off) execute by_prefix(null);
+explain (analyze, costs off, timing off, summary off) execute by_prefix('%1');
+-- the same answers from a local copy of the pool, without the foreign table
+create temp table local_users as select username from cognito.users;
+select quote_nullable(v) as value, count(username) as users, min(username) as first, max(username) as last
+  from unnest(array['user01%', 'user1%', null, 'user0042%', '%', 'user_01%', '%"%', '\%',
+                    '', 'user12%', 'nobody%', 'user00%']) with ordinality as t(v, i)
+  left join local_users on username like v
+ group by v, i order by i;
 reset plan_cache_mode;
 
 -- a PL/pgSQL function with a static query, called 10 times in one statement

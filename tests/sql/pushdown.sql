@@ -30,6 +30,8 @@ explain :an select username from users_unpushed where email = 'user0042@example.
 -- the most selective condition is the one sent; the others are checked locally
 explain :an select username from users
  where enabled and status = 'CONFIRMED' and given_name like 'Us%' and email = 'user0044@example.com';
+-- of two prefixes the longer is sent
+explain :an select count(*) from users where username like 'user0%' and username like 'user011%';
 -- a prefix, a status, enabled / not enabled
 explain :an select count(*) from users where username like 'user00%';
 select count(*) from users where username like 'user00%';
@@ -62,6 +64,20 @@ explain :an execute by_email('user0102@example.com');
 explain :an execute by_email('has "quotes"');
 -- and a NULL parameter matches nothing: no request
 explain :an execute by_email(null);
+-- the page size follows what is sent, decided at each run: a generic plan with LIMIT asks one
+-- user a page for a value that is sent, full pages of 60 when the value stays local (the pool
+-- of 1,200 users in 20 requests, not 1,200)
+prepare look(text) as select username from users where email = $1 limit 1;
+select format('execute look(%L)', format('user%s@example.com', lpad(n::text, 4, '0')))
+  from generate_series(1, 6) n \gexec
+explain :an execute look('user0007@example.com');
+explain :an execute look('');
+explain :an execute look('"');
+explain :an execute look('\');
+prepare look_like(text) as select username from users where username like $1 limit 1;
+explain :an execute look_like('user0042%');
+explain :an execute look_like('%0042');
+explain :an execute look_like('%nobody');
 reset plan_cache_mode;
 
 -- LIMIT: pages are read lazily; with every condition pushed the page shrinks to the limit
@@ -72,7 +88,15 @@ select username from users where username like 'user01%' order by username limit
 explain :an select username from users where tenant = 'initech' limit 70;
 select count(*) from (select username from users where tenant = 'initech' limit 70) s;
 -- ORDER BY ... LIMIT sorts every user first: full pages, not pages of the limit's size
-explain :an select username from users order by username limit 3;
+-- (the sort's memory varies from run to run: masked)
+create function explain_masked(query text) returns setof text language plpgsql as $$
+declare line text;
+begin
+  for line in execute 'explain (analyze, costs off, timing off, summary off) ' || query loop
+    return next regexp_replace(line, 'Memory: \d+kB', 'Memory: NkB');
+  end loop;
+end $$;
+select explain_masked('select username from users order by username limit 3');
 
 -- a large pool with nothing to push is read in 16 partitions by sub prefix, several requests
 -- in flight at once; every user comes back exactly once
@@ -85,6 +109,13 @@ select count(*), count(distinct username), count(distinct left(sub, 1)) as parti
 -- parallel_scan 'off' keeps one sequential stream
 alter foreign table big_users options (add parallel_scan 'off');
 explain :an select count(*) from big_users;
+-- the size is remembered per pool, not per server: the same server pointed at the 1,200-user
+-- pool asks its size again and reads it in one stream, not in the 8,000-user pool's partitions
+create foreign table big_or_main (username text) server big_server options (object 'users');
+alter server big_server options (set user_pool_id :'main_pool');
+explain :an select count(*) from big_or_main;
+alter server big_server options (set user_pool_id :'big_pool');
+explain :an select count(*) from big_or_main;
 -- ANALYZE records the pool's size (from DescribeUserPool) for every backend's planner
 select reltuples from pg_class where oid = 'big_users'::regclass;
 analyze big_users;
@@ -104,3 +135,31 @@ explain (costs off) select n.name, u.username from names n join users u on u.ten
 -- as does a join on an expression that cannot be sent (lower(n.name)): once, not per name
 explain :an select n.name, u.email from names n join users u on u.username = lower(n.name);
 select count(*) from names n join users u on u.username = lower(n.name);
+
+-- under a nested loop each run sends its own filter: EXPLAIN counts the distinct ones, and in
+-- FORMAT JSON numbers are numbers
+create function explain_json(query text) returns jsonb language plpgsql as $$
+declare plan jsonb;
+begin
+  execute 'explain (analyze, costs off, timing off, summary off, format json) ' || query into plan;
+  return plan;
+end $$;
+select key, jsonb_typeof(value) as type, value
+  from jsonb_path_query(explain_json('select n.name, u.email from names n join users u on u.username = n.name'),
+                        'strict $.**?(@."Node Type" == "Foreign Scan")') as scan,
+       jsonb_each(scan)
+ where key like 'Cognito%' order by key;
+
+-- without ANALYZE, on a session's first query (nothing known of the pool's size): a join of
+-- 20 local names to the 8,000-user pool looks each name up, 20 requests, where listing the
+-- pool would take 134
+\c
+create foreign table big_unanalyzed (username text, email text)
+  server big_server options (object 'users');
+create temp table some_names (name text);
+insert into some_names select format('big%s', lpad(n::text, 5, '0')) from generate_series(400, 8000, 400) n;
+analyze some_names;
+select reltuples from pg_class where oid = 'big_unanalyzed'::regclass;
+explain (analyze, costs off, timing off, summary off)
+select n.name, u.email from some_names n join big_unanalyzed u on u.username = n.name;
+select count(*), min(u.email), max(u.email) from some_names n join big_unanalyzed u on u.username = n.name;
