@@ -340,22 +340,30 @@ impl Filler {
     }
 }
 
-/// Run a PostgreSQL function that may reject a value. Its data errors (SQLSTATE classes 22
-/// and 23: too long, out of range, a domain's constraint) come back as `Unfit` with
-/// PostgreSQL's own message and code, so that the message can name the user and the column;
-/// the scan raises them at once. Any other error passes through untouched.
-fn caught<T>(f: impl FnOnce() -> T) -> Result<T, Unfit> {
+/// Whether an error of PostgreSQL's is about a value: SQLSTATE class 22 (data exception: too
+/// long, out of range) or 23 (integrity constraint: a domain's NOT NULL or CHECK).
+fn about_the_value(code: PgSqlErrorCode) -> bool {
+    // A SQLSTATE packs its five characters 6 bits each, the class in the low 12 bits.
     let class = |code: PgSqlErrorCode| code as i32 & 0xFFF;
+    [
+        ERRCODE_DATA_EXCEPTION,
+        ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION,
+    ]
+    .map(class)
+    .contains(&class(code))
+}
+
+/// Run a PostgreSQL function that may reject a value. Its errors about the value come back as
+/// `Unfit` with PostgreSQL's own message and SQLSTATE, so that the message can also name the
+/// user and the column; any other error (a cancel among them) passes through untouched. The
+/// caller must raise an `Unfit` at once: nothing the function did is undone until the
+/// transaction aborts.
+fn caught<T>(f: impl FnOnce() -> T) -> Result<T, Unfit> {
     PgTryBuilder::new(AssertUnwindSafe(|| Ok(f())))
-        .catch_others(move |error| match error {
+        .catch_others(|error| match error {
             CaughtError::PostgresError(report)
                 if report.level() == PgLogLevel::ERROR
-                    && [
-                        ERRCODE_DATA_EXCEPTION,
-                        ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION,
-                    ]
-                    .map(class)
-                    .contains(&class(report.sql_error_code())) =>
+                    && about_the_value(report.sql_error_code()) =>
             {
                 Err(Unfit {
                     code: report.sql_error_code(),
@@ -488,6 +496,30 @@ mod tests {
             ),
             Ok(Some(Ready::Text("{\"sub\":\"0b1c\"}".into())))
         );
+    }
+
+    #[test]
+    fn only_errors_about_the_value_are_caught() {
+        for code in [
+            ERRCODE_STRING_DATA_RIGHT_TRUNCATION,
+            ERRCODE_DATETIME_FIELD_OVERFLOW,
+            ERRCODE_CHECK_VIOLATION,
+            ERRCODE_NOT_NULL_VIOLATION,
+        ] {
+            assert!(about_the_value(code), "{code:?}");
+        }
+        for code in [
+            ERRCODE_QUERY_CANCELED,
+            ERRCODE_OUT_OF_MEMORY,
+            ERRCODE_INTERNAL_ERROR,
+            ERRCODE_UNDEFINED_FUNCTION,
+            ERRCODE_FDW_ERROR,
+            // Same first character as 22 and 23, other classes.
+            ERRCODE_INVALID_TRANSACTION_STATE,
+            ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        ] {
+            assert!(!about_the_value(code), "{code:?}");
+        }
     }
 
     #[test]
