@@ -59,7 +59,7 @@ def setup_wrapper(conn, state, silent_url, secret="x"):
                             ("silent", pools["main"]["id"], silent_url)]:
         create_table(conn, name, pool, url, region, secret, ", request_timeout_ms '60000'")
     create_table(conn, "missing", "us-east-1_missing", endpoint, region, secret)
-    create_table(conn, "refused", "p", "http://127.0.0.1:1", region, secret,
+    create_table(conn, "refused", f"{region}_refused", "http://127.0.0.1:1", region, secret,
                  ", max_attempts '1'")
 
 
