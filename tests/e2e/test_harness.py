@@ -103,8 +103,7 @@ def run_pytest(*args, **env):
 
 def test_an_empty_regress_directory_fails(tmp_path):
     (tmp_path / "sql").mkdir()
-    rc, out = run_pytest("tests/e2e/test_regress.py", "-k", "test_regress",
-                         REGRESS_DIR=str(tmp_path))
+    rc, out = run_pytest("tests/e2e/test_regress.py::test_regress", REGRESS_DIR=str(tmp_path))
     assert rc == 1, out
     assert "1 failed" in out and "no .sql files in" in out, out
 
@@ -114,7 +113,8 @@ def test_a_missing_pool_fails(tmp_path, state):
     del crippled["pools"]["plain"]
     path = tmp_path / "state.json"
     path.write_text(json.dumps(crippled))
-    rc, out = run_pytest("tests/e2e/test_regress.py", "-k", "emulator", MOTO_STATE=str(path))
+    rc, out = run_pytest("tests/e2e/test_regress.py::test_emulator_serves_seeded_pools",
+                         MOTO_STATE=str(path))
     assert rc == 1, out
     assert "has no pool plain" in out, out
 
