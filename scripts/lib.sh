@@ -34,6 +34,23 @@ as_postgres() { (cd / && runuser -u postgres -- env AWS_EC2_METADATA_DISABLED=tr
 # True if something already accepts connections on 127.0.0.1:PORT.
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# free_port: a port on 127.0.0.1 that nothing listens on, picked by the kernel. Another
+# program may take it before the caller binds it; the start_* functions then fail with
+# "already in use", which is rare enough on a test machine not to retry.
+free_port() {
+    local port
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') ||
+        die "could not pick a free port"
+    echo "$port"
+}
+
+# pg_log_crashes LOG: print the lines of a PostgreSQL log that show a backend which crashed
+# (killed by a signal, or ended abnormally, after which the postmaster restarts every
+# session); true when there is at least one.
+pg_log_crashes() {
+    grep -E 'terminated by signal|server process .* was terminated|exited with exit code ([2-9]|[1-9][0-9]+)|terminating any other active server processes|PANIC:' "$1"
+}
+
 # ---------------------------------------------------------------- tools ----
 
 setup_tools() {
@@ -77,9 +94,10 @@ build_extension() {
 # ----------------------------------------------------------- postgresql ----
 
 # start_pg PORT [BASE_DIR]: new cluster in BASE_DIR (default: a fresh mktemp
-# dir) laid out as BASE_DIR/{data,sock,postgres.log}.
+# dir) laid out as BASE_DIR/{data,sock,postgres.log}. An empty PORT: a free one.
 start_pg() {
-    local port=$1 locale=C
+    local port=${1:-} locale=C
+    [[ -n "$port" ]] || port=$(free_port)
     port_in_use "$port" && die "port $port is already in use (set PG_PORT)"
     PG_BASE=${2:-$(mktemp -d /tmp/wrappers-pg.XXXXXX)}
     PG_DATA=$PG_BASE/data
@@ -139,10 +157,11 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null || true
 }
 
-# start_moto PORT [seeded_moto.py args...]
+# start_moto PORT [seeded_moto.py args...]; an empty PORT: a free one.
 start_moto() {
-    local port=$1 i
+    local port=${1:-} i
     shift
+    [[ -n "$port" ]] || port=$(free_port)
     port_in_use "$port" && die "port $port is already in use (set MOTO_PORT)"
     MOTO_PORT=$port
     MOTO_URL=http://127.0.0.1:$port
@@ -178,9 +197,11 @@ stop_moto() {
     unset MOTO_PID MOTO_STATE
 }
 
-# start_silent PORT: a server that accepts and never answers (timeout tests).
+# start_silent PORT: a server that accepts and never answers (timeout tests); an empty
+# PORT: a free one.
 start_silent() {
-    local port=$1 i
+    local port=${1:-} i
+    [[ -n "$port" ]] || port=$(free_port)
     port_in_use "$port" && die "port $port is already in use (set SILENT_PORT)"
     SILENT_PORT=$port
     SILENT_URL=http://127.0.0.1:$port
@@ -207,10 +228,11 @@ stop_silent() {
 # start_proxy PORT [fault_proxy.py args...]: tests/emulator/fault_proxy.py on
 # 127.0.0.1:PORT (latency, a rate quota, injected faults; counters at
 # $PROXY_URL/proxy/stats). Without --upstream in the args it forwards to
-# $MOTO_URL, so start_moto first.
+# $MOTO_URL, so start_moto first. An empty PORT: a free one.
 start_proxy() {
-    local port=$1 i upstream=()
+    local port=${1:-} i upstream=()
     shift
+    [[ -n "$port" ]] || port=$(free_port)
     port_in_use "$port" && die "port $port is already in use (set PROXY_PORT)"
     if [[ " $* " != *" --upstream "* ]]; then
         [[ -n "${MOTO_URL:-}" ]] || die "start_proxy: no --upstream and no MOTO_URL"

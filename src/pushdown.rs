@@ -244,18 +244,6 @@ pub fn write_filter(attribute: &str, op: Op, value: &str) -> Option<String> {
     (filter.chars().count() <= MAX_FILTER_LEN).then_some(filter)
 }
 
-/// The parts a written filter consists of, for checking that one reads back as written.
-pub fn read_filter(filter: &str) -> Option<(&str, Op, &str)> {
-    let (attribute, rest) = filter.split_once(' ')?;
-    let (op, quoted) = if let Some(q) = rest.strip_prefix("^= ") {
-        (Op::Prefix, q)
-    } else {
-        (Op::Equals, rest.strip_prefix("= ")?)
-    };
-    let value = quoted.strip_prefix('"')?.strip_suffix('"')?;
-    Some((attribute, op, value))
-}
-
 /// The 16 filters that split a pool by the first hex digit of `sub` (a lowercase UUID).
 pub fn sub_partitions() -> Vec<Option<String>> {
     "0123456789abcdef"
@@ -470,9 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn written_filters_read_back() {
-        let f = write_filter("email", Op::Prefix, "zoë 'x'").unwrap();
-        assert_eq!(read_filter(&f), Some(("email", Op::Prefix, "zoë 'x'")));
+    fn sixteen_sub_partitions() {
         assert_eq!(sub_partitions().len(), 16);
         assert_eq!(sub_partitions()[10].as_deref(), Some("sub ^= \"a\""));
     }
@@ -480,6 +466,10 @@ mod tests {
 
 #[cfg(test)]
 mod properties {
+    //! The filter writer and the LIKE reading checked against expectations written apart
+    //! from the code: the two ways a server reads a filter (moto's regular expression, AWS's
+    //! escaping grammar), the README's rule for what may be sent, and a LIKE matcher with
+    //! PostgreSQL's semantics. Values are built from the characters that matter.
     use super::*;
     use proptest::prelude::*;
 
@@ -491,31 +481,244 @@ mod properties {
         "cognito:user_status",
     ];
 
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(2000))]
+    /// Characters that a filter or a LIKE pattern can trip on, beside ordinary ones.
+    const NASTY: &[char] = &[
+        '"', '\\', '\'', '%', '_', '\0', '\t', '\n', '\r', '\u{1f}', '\u{7f}', '\u{85}', '\u{9f}',
+        '\u{a0}', '\u{200b}', '\u{2028}', '\u{feff}', 'é', 'ß', 'İ', '山', '🦀', ' ', '=', '^',
+    ];
 
-        /// Whatever the value, writing never panics, and a filter that is written reads back
-        /// as the same attribute, operator and value, within the API's length limit.
+    fn op_text(op: Op) -> &'static str {
+        match op {
+            Op::Equals => "=",
+            Op::Prefix => "^=",
+        }
+    }
+
+    /// Unicode's control characters (general category Cc), spelled out.
+    fn is_cc(c: char) -> bool {
+        matches!(c as u32, 0x00..=0x1f | 0x7f..=0x9f)
+    }
+
+    /// The README's rule: a value is sent unless it is empty, holds `"`, `\` or a control
+    /// character, or the filter would pass 256 characters.
+    fn sendable(attribute: &str, op: Op, value: &str) -> bool {
+        let length = attribute.chars().count() + op_text(op).len() + value.chars().count() + 4;
+        !value.is_empty()
+            && !value.contains(['"', '\\'])
+            && !value.chars().any(is_cc)
+            && length <= 256
+    }
+
+    /// moto 5.2.5's reading: `re.match(r"([\w:]+)\s*(=|\^=)\s*\"(.*)\"", filt)`, where `.`
+    /// is any character but a newline and is greedy (the value runs to the last quote).
+    fn moto_reads(filter: &str) -> Option<(String, Op, String)> {
+        let name_end = filter
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .unwrap_or(filter.len());
+        let (name, rest) = filter.split_at(name_end);
+        let rest = rest.trim_start();
+        let (op, rest) = match rest.strip_prefix("^=") {
+            Some(r) => (Op::Prefix, r),
+            None => (Op::Equals, rest.strip_prefix('=')?),
+        };
+        let rest = rest.trim_start().strip_prefix('"')?;
+        let line = rest.split('\n').next().unwrap_or("");
+        let value = &line[..line.rfind('"')?];
+        (!name.is_empty()).then(|| (name.to_owned(), op, value.to_owned()))
+    }
+
+    /// AWS's documented grammar: `AttributeName Filter-Type "AttributeValue"`, a backslash
+    /// escaping the next character, the closing quote ending the filter.
+    fn aws_reads(filter: &str) -> Option<(String, Op, String)> {
+        let (name, rest) = filter.split_once(' ')?;
+        let (op, rest) = rest.split_once(' ')?;
+        let op = match op {
+            "=" => Op::Equals,
+            "^=" => Op::Prefix,
+            _ => return None,
+        };
+        let mut chars = rest.strip_prefix('"')?.chars();
+        let mut value = String::new();
+        loop {
+            match chars.next()? {
+                '\\' => value.push(chars.next()?),
+                '"' => break,
+                c => value.push(c),
+            }
+        }
+        chars.next().is_none().then(|| (name.to_owned(), op, value))
+    }
+
+    /// PostgreSQL's LIKE with its default escape `\`: `%` any run, `_` one character.
+    /// None for a pattern that ends in a lone escape (PostgreSQL raises an error).
+    fn like(subject: &[char], pattern: &[char]) -> Option<bool> {
+        match pattern.split_first() {
+            None => Some(subject.is_empty()),
+            Some(('%', rest)) => {
+                for skip in 0..=subject.len() {
+                    if like(&subject[skip..], rest)? {
+                        return Some(true);
+                    }
+                }
+                Some(false)
+            }
+            Some(('_', rest)) => match subject.split_first() {
+                Some((_, tail)) => like(tail, rest),
+                None => like_never(rest),
+            },
+            Some(('\\', rest)) => {
+                let (&want, rest) = rest.split_first()?;
+                match subject.split_first() {
+                    Some((&c, tail)) if c == want => like(tail, rest),
+                    _ => like_never(rest),
+                }
+            }
+            Some((&want, rest)) => match subject.split_first() {
+                Some((&c, tail)) if c == want => like(tail, rest),
+                _ => like_never(rest),
+            },
+        }
+    }
+
+    /// False, unless the rest of the pattern is malformed (then None, as PostgreSQL errors).
+    fn like_never(pattern: &[char]) -> Option<bool> {
+        let mut chars = pattern.iter();
+        while let Some(c) = chars.next() {
+            if *c == '\\' {
+                chars.next()?;
+            }
+        }
+        Some(false)
+    }
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::sample::select(NASTY),
+                4 => proptest::char::range('a', 'e'),
+                1 => any::<char>(),
+            ],
+            0..max,
+        )
+        .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    /// Values of every length around the 256-character limit, or short and nasty.
+    fn value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => text(12),
+            1 => (proptest::sample::select(&['a', 'é', '山', '🦀'][..]), 225usize..250)
+                .prop_map(|(c, n)| std::iter::repeat_n(c, n).collect()),
+        ]
+    }
+
+    #[test]
+    fn the_readers_and_the_matcher_are_right_on_known_cases() {
+        // The oracles are code too: pin them on cases worked out by hand.
+        assert_eq!(
+            moto_reads("email = \"a\"b\""),
+            Some(("email".into(), Op::Equals, "a\"b".into()))
+        );
+        assert_eq!(moto_reads("email = \"a\nb\""), None);
+        assert_eq!(
+            aws_reads("email ^= \"a\\\"b\""),
+            Some(("email".into(), Op::Prefix, "a\"b".into()))
+        );
+        assert_eq!(aws_reads("email = \"a\"b\""), None);
+        let chars = |s: &str| s.chars().collect::<Vec<_>>();
+        assert_eq!(like(&chars("abc"), &chars("a%")), Some(true));
+        assert_eq!(like(&chars("abc"), &chars("a_c")), Some(true));
+        assert_eq!(like(&chars("a_c"), &chars("a\\_c")), Some(true));
+        assert_eq!(like(&chars("abc"), &chars("a\\_c")), Some(false));
+        assert_eq!(like(&chars("ab"), &chars("a_%")), Some(true));
+        assert_eq!(like(&chars("a"), &chars("a_%")), Some(false));
+        assert_eq!(like(&chars("a"), &chars("a\\")), None);
+    }
+
+    #[test]
+    fn filters_by_hand() {
+        let cases: &[(&str, Option<&str>)] = &[
+            ("Zoë", Some("email = \"Zoë\"")),
+            ("O'Brien", Some("email = \"O'Brien\"")),
+            // Cognito's `=` knows no wildcards: they travel as they are.
+            ("50%_off", Some("email = \"50%_off\"")),
+            ("a\u{a0}b", Some("email = \"a\u{a0}b\"")),
+            ("🦀", Some("email = \"🦀\"")),
+            ("", None),
+            ("say \"hi\"", None),
+            ("C:\\Users", None),
+            ("tab\there", None),
+            ("nul\0", None),
+            ("del\u{7f}", None),
+            ("nel\u{85}", None),
+            ("c1\u{9f}", None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(
+                write_filter("email", Op::Equals, value).as_deref(),
+                *want,
+                "{value:?}"
+            );
+        }
+        let room = 256 - "email = \"\"".len();
+        assert!(write_filter("email", Op::Equals, &"山".repeat(room)).is_some());
+        assert!(write_filter("email", Op::Equals, &"山".repeat(room + 1)).is_none());
+        let room = 256 - "email ^= \"\"".len();
+        assert!(write_filter("email", Op::Prefix, &"a".repeat(room)).is_some());
+        assert!(write_filter("email", Op::Prefix, &"a".repeat(room + 1)).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// A value is written exactly when the README says it may be sent, and then moto and
+        /// AWS both read back the attribute, the operator and the value as given.
         #[test]
-        fn written_filters_read_back_as_written(
+        fn filters_are_written_when_sendable_and_read_alike_everywhere(
             attribute in proptest::sample::select(ATTRIBUTES),
             prefix in any::<bool>(),
-            value in any::<String>(),
+            value in value(),
         ) {
             let op = if prefix { Op::Prefix } else { Op::Equals };
-            if let Some(filter) = write_filter(attribute, op, &value) {
-                prop_assert!(filter.chars().count() <= MAX_FILTER_LEN);
-                prop_assert_eq!(read_filter(&filter), Some((attribute, op, value.as_str())));
-                prop_assert!(!value.contains(['"', '\\']));
+            let written = write_filter(attribute, op, &value);
+            prop_assert_eq!(written.is_some(), sendable(attribute, op, &value), "{:?}", written);
+            if let Some(filter) = written {
+                let want = Some((attribute.to_owned(), op, value.clone()));
+                prop_assert_eq!(moto_reads(&filter), want.clone());
+                prop_assert_eq!(aws_reads(&filter), want);
             }
         }
 
-        /// A LIKE pattern is sent as a prefix only when it means exactly "starts with".
+        /// A pattern taken for a prefix matches, under LIKE, exactly the strings that start
+        /// with it; a plain literal followed by `%` is always taken.
         #[test]
-        fn like_prefixes_mean_starts_with(pattern in "[a-z_%\\\\]{0,6}%?") {
-            if let Some(prefix) = like_prefix(&pattern) {
-                prop_assert_eq!(format!("{prefix}%"), pattern.clone());
-                prop_assert!(!prefix.is_empty() && !prefix.contains(['%', '_', '\\']));
+        fn like_prefixes_match_what_like_matches(
+            pattern in text(7).prop_map(|p| if p.len() % 2 == 0 { p + "%" } else { p }),
+            subjects in proptest::collection::vec(text(9), 1..12),
+            tails in proptest::collection::vec(text(4), 1..4),
+        ) {
+            let pattern_chars: Vec<char> = pattern.chars().collect();
+            match like_prefix(&pattern) {
+                Some(prefix) => {
+                    let mut all = subjects.clone();
+                    for tail in &tails {
+                        all.push(format!("{prefix}{tail}"));
+                        let mut cut: String = prefix.chars().collect();
+                        cut.pop();
+                        all.push(cut + tail);
+                    }
+                    for subject in &all {
+                        let chars: Vec<char> = subject.chars().collect();
+                        prop_assert_eq!(like(&chars, &pattern_chars),
+                                        Some(subject.starts_with(prefix)),
+                                        "{:?} LIKE {:?}", subject, pattern);
+                    }
+                }
+                None => {
+                    let literal = pattern.strip_suffix('%').unwrap_or("");
+                    prop_assert!(literal.is_empty() || literal.contains(['%', '_', '\\']),
+                                 "{:?} means starts with {:?}", pattern, literal);
+                }
             }
         }
     }

@@ -48,13 +48,24 @@ def pg_env():
     return _pg_env()
 
 
+# The pools tests/emulator/seeded_moto.py seeds and the tests use. One missing fails every
+# test that needs the emulator, rather than letting some skip or pass on less.
+REQUIRED_POOLS = ("main", "big", "plain", "empty", "demo")
+
+
 @pytest.fixture(scope="session")
 def state():
-    """The seeded emulator's state JSON: region, endpoint, pools.{main,big,empty,demo}.{id,users}."""
+    """The seeded emulator's state JSON: region, endpoint, pools.{main,big,plain,empty,demo}
+    .{id,users}."""
     path = os.environ.get("MOTO_STATE")
     if not path or not Path(path).is_file():
         pytest.fail("MOTO_STATE does not name the emulator state file: run scripts/test.sh")
-    return json.loads(Path(path).read_text())
+    loaded = json.loads(Path(path).read_text())
+    missing = [p for p in REQUIRED_POOLS if p not in loaded.get("pools", {})]
+    if missing:
+        pytest.fail(f"the emulator ({path}) has no pool {', '.join(missing)}: start it with "
+                    f"every pool (scripts/lib.sh start_moto)", pytrace=False)
+    return loaded
 
 
 @pytest.fixture(scope="session")

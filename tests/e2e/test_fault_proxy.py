@@ -140,7 +140,9 @@ def test_latency_delays_every_request(proxy, state):
                  lambda: c.describe_user_pool(UserPoolId=state["pools"]["main"]["id"])):
         start = time.monotonic()
         call()
-        assert 0.25 <= time.monotonic() - start < 2
+        # At least the latency; the upper bound only rules out a stuck request (a shared
+        # 2-core machine may stall a thread for a second).
+        assert 0.25 <= time.monotonic() - start < 10
 
 
 def test_thirty_requests_in_flight_at_once(proxy, state):
@@ -152,13 +154,16 @@ def test_thirty_requests_in_flight_at_once(proxy, state):
                                                      Limit=1), range(30)))
     elapsed = time.monotonic() - start
     assert len(pages) == 30
-    assert elapsed < 3, f"30 requests of 500 ms took {elapsed:.1f} s: not concurrent"
+    # One after the other they take 15 s: half of that still tells concurrent from serial.
+    assert elapsed < 7.5, f"30 requests of 500 ms took {elapsed:.1f} s: not concurrent"
     s = stats(proxy)
     assert s["forwarded"] == 30 and s["max_in_flight"] >= 25, s
 
 
 def test_rate_quota_answers_like_cognito_at_once(proxy, state):
-    control(proxy, "config", {"rate": 5, "latency_ms": 300})
+    # The latency is long enough that an answer "at once" is told from a forwarded one by an
+    # order of magnitude, not by a tight window.
+    control(proxy, "config", {"rate": 5, "latency_ms": 2000})
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda _: timed_raw(proxy, state), range(8)))
     ok = [a for a in answers if a[1] == 200]
@@ -167,7 +172,9 @@ def test_rate_quota_answers_like_cognito_at_once(proxy, state):
     for elapsed, status, headers, body in refused:
         assert headers["content-type"] == "application/x-amz-json-1.1"
         assert json.loads(body) == THROTTLE
-        assert elapsed < 0.25, "a request beyond the quota is answered at once"
+        assert elapsed < 1.0, "a request beyond the quota is answered at once"
+    for elapsed, *_ in ok:
+        assert elapsed >= 2.0, "a request within the quota is forwarded after the latency"
     # Only ListUsers is subject to the quota by default.
     assert parse(raw_request(proxy, state, "DescribeUserPool",
                              {"UserPoolId": state["pools"]["main"]["id"]})[1])[0] == 200

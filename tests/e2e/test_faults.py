@@ -28,23 +28,43 @@ def wrapped(pg_env, fresh_db, state, fault_proxy):
     conn.close()
 
 
-@pytest.mark.parametrize("fault", ["reset", "truncate", "garbage", "no_users"])
+# What each broken answer must give, at 20% of ListUsers requests with max_attempts 10: a
+# transport failure (reset, cut body) is retried, so the result is exact; a complete answer
+# that cannot be read (not JSON, no Users) is not a transient failure: retrying would hide a
+# broken endpoint, so the scan stops with this error.
+BROKEN_ANSWERS = {
+    "reset": None,
+    "truncate": None,
+    "garbage": "could not be read",
+    "no_users": "has no Users list",
+}
+
+
+@pytest.mark.parametrize("fault", list(BROKEN_ANSWERS))
 def test_broken_answers_give_the_exact_result_or_a_clear_error(wrapped, state, fault):
     conn, faults = wrapped
     faults.update({f"{fault}_fraction": 0.2})
-    try:
+    expected_error = BROKEN_ANSWERS[fault]
+    if expected_error is None:
         rows = conn.execute("select username from faulty_users").fetchall()
-    except psycopg.Error as err:
-        text = f"{err.diag.message_primary} {err.diag.message_detail}"
-        assert err.diag.sqlstate.startswith("HV"), text
-        assert "panic" not in text.lower() and "unhandled" not in text.lower(), text
-        assert "Cognito ListUsers" in text, text
-        outcome = f"error: {err.diag.message_primary}"
-    else:
         names = [r[0] for r in rows]
         assert len(names) == len(set(names)) == state["pools"]["main"]["users"]
         outcome = f"all {len(names)} users"
+    else:
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("select username from faulty_users")
+        diag = err.value.diag
+        text = f"{diag.message_primary} {diag.message_detail}"
+        assert diag.sqlstate.startswith("HV"), text
+        assert "Cognito ListUsers" in text and expected_error in text, text
+        assert "panic" not in text.lower() and "unhandled" not in text.lower(), text
+        outcome = f"error: {diag.message_primary}"
     stats = faults.snapshot()
+    # The seeded draw did inject the fault (else the test shows nothing), and an unreadable
+    # answer ended the scan at once: exactly one was injected, none retried.
+    assert stats["by_fault"][fault] >= 1, stats
+    if expected_error is not None:
+        assert stats["by_fault"][fault] == 1, stats
     figure(f"faults: {fault} on 20% of {stats['requests']} requests -> {outcome}")
     assert conn.execute("select extensions.cognito_fdw_live_scans()").fetchone()[0] == 0
     assert conn.execute("select 1").fetchone()[0] == 1

@@ -30,10 +30,21 @@ come back unchanged, unless one of these is switched on (all are off by default)
 One random draw per request picks at most one fault; the fractions must add up to 1 or less.
 Rate-quota answers are immediate; every other answer, injected or not, comes after the latency.
 
+Signatures: every proxied request's SigV4 `Credential=` access key id and X-Amz-Security-Token
+are recorded (stats "signers"). With --secret KEY=SECRET (repeatable) or {"secrets": {...}}
+through /proxy/config, the signature is also verified against the secret expected for its key,
+as AWS does, before any fault: an unknown key is answered HTTP 403 UnrecognizedClientException,
+a signature made with another secret HTTP 403 InvalidSignatureException, an unsigned request
+HTTP 403 MissingAuthenticationTokenException (counted in "unknown_key", "bad_signature" and
+"unsigned"; none is forwarded). Without secrets nothing is verified.
+
 Control endpoints (not counted, no latency):
   GET  /proxy/stats   {"requests", "by_target": {"ListUsers": n, ...}, "throttled",
                        "rate_limited", "faulted", "by_fault", "forwarded", "in_flight",
-                       "max_in_flight"}
+                       "max_in_flight", "signers": [{"target", "key", "token", "verdict"}],
+                       "bad_signature", "unknown_key", "unsigned"}
+                      verdict: "valid", "bad_signature", "unknown_key", "unsigned" or
+                      "unchecked" (no secrets configured)
                       throttled = TooManyRequests answers (quota and --throttle-fraction),
                       faulted = the other injected faults
   POST /proxy/reset   zero the counters
@@ -46,9 +57,12 @@ Python standard library only; one thread per client connection (HTTP/1.1 keep-al
 
 import argparse
 import collections
+import hashlib
+import hmac
 import http.client
 import json
 import random
+import re
 import select
 import signal
 import socket
@@ -63,6 +77,17 @@ JSON_TYPE = "application/x-amz-json-1.1"
 THROTTLE_BODY = b'{"__type":"TooManyRequestsException","message":"Rate exceeded"}'
 ERROR_BODY = b'{"__type":"InternalErrorException","message":"injected"}'
 GARBAGE_BODY = b"<html><body>502 Bad Gateway: this is not JSON</body></html>"
+# AWS's own answers to a key it does not know and to a signature made with another secret.
+UNKNOWN_KEY_BODY = (b'{"__type":"UnrecognizedClientException",'
+                    b'"message":"The security token included in the request is invalid."}')
+UNSIGNED_BODY = (b'{"__type":"MissingAuthenticationTokenException",'
+                 b'"message":"Missing Authentication Token"}')
+BAD_SIGNATURE_BODY = (b'{"__type":"InvalidSignatureException","message":"The request signature '
+                      b'we calculated does not match the signature you provided. Check your AWS '
+                      b'Secret Access Key and signing method."}')
+# Verdicts of check_signature that AWS refuses, with its answer.
+REFUSALS = {"unknown_key": UNKNOWN_KEY_BODY, "bad_signature": BAD_SIGNATURE_BODY,
+            "unsigned": UNSIGNED_BODY}
 # Order of the cumulative draw; also the keys of stats["by_fault"].
 FAULTS = ("throttle", "error", "reset", "truncate", "garbage", "no_users", "hang")
 # Headers that describe one hop, not the message.
@@ -78,7 +103,69 @@ DEFAULTS = {
     "faults_all": False,
     "hang_seconds": 300.0,
     "upstream_timeout": 60.0,
+    "secrets": {},
 }
+
+
+# ------------------------------------------------------------------ SigV4 ----
+
+AUTH_RE = re.compile(r"AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),"
+                     r"\s*Signature=([0-9a-f]{64})\s*$")
+
+
+def _hmac(key, text):
+    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+
+
+def _uri_encode(text, keep_slash):
+    return urllib.parse.quote(text, safe="/~" if keep_slash else "~")
+
+
+def canonical_request(method, target, headers, signed, body):
+    """SigV4's canonical request. HEADERS: (name, value) pairs as received; SIGNED: the
+    lowercase names the client listed in SignedHeaders."""
+    path, _, query = target.partition("?")
+    # Every service but S3 encodes each path segment twice (once by the client, once here).
+    uri = _uri_encode(_uri_encode(urllib.parse.unquote(path) or "/", True), True)
+    pairs = sorted((_uri_encode(urllib.parse.unquote(k), False),
+                    _uri_encode(urllib.parse.unquote(v), False))
+                   for k, _, v in (p.partition("=") for p in query.split("&") if p))
+    values = collections.defaultdict(list)
+    for name, value in headers:
+        values[name.lower()].append(" ".join(value.split()))
+    lines = "".join(f"{name}:{','.join(values[name])}\n" for name in signed)
+    return "\n".join([method, uri, "&".join(f"{k}={v}" for k, v in pairs), lines,
+                      ";".join(signed), hashlib.sha256(body).hexdigest()])
+
+
+def check_signature(method, target, headers, body, secrets):
+    """(access key id or None, verdict) of one request; SECRETS maps key ids to secrets, and
+    when it is empty nothing is verified ("unchecked")."""
+    auth = next((v for k, v in headers if k.lower() == "authorization"), "")
+    match = AUTH_RE.match(auth.strip())
+    if not match:
+        return None, "unsigned" if secrets else "unchecked"
+    credential, signed, signature = match.groups()
+    key, _, scope = credential.partition("/")
+    if not secrets:
+        return key, "unchecked"
+    if key not in secrets:
+        return key, "unknown_key"
+    amz_date = next((v for k, v in headers if k.lower() == "x-amz-date"), "")
+    names = signed.split(";")
+    parts = scope.split("/")
+    if (len(parts) != 4 or parts[3] != "aws4_request" or not amz_date.startswith(parts[0])
+            or names != sorted(names) or "host" not in names):
+        return key, "bad_signature"
+    string_to_sign = "\n".join([
+        "AWS4-HMAC-SHA256", amz_date, scope,
+        hashlib.sha256(canonical_request(method, target, headers, names, body)
+                       .encode()).hexdigest()])
+    signing_key = ("AWS4" + secrets[key]).encode()
+    for part in parts:
+        signing_key = _hmac(signing_key, part)
+    expected = hmac.new(signing_key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    return key, "valid" if hmac.compare_digest(expected, signature) else "bad_signature"
 
 
 class Dropped(Exception):
@@ -116,7 +203,12 @@ class ProxyState:
                 if value is None:
                     value = DEFAULTS[key]
                 kind = type(DEFAULTS[key])
-                if kind is bool:
+                if kind is dict:
+                    if not isinstance(value, dict) or not all(
+                            isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                        raise ValueError(f"{key} must map access key ids to secrets")
+                    value = dict(value)
+                elif kind is bool:
                     if not isinstance(value, bool):
                         raise ValueError(f"{key} must be true or false")
                 else:
@@ -138,15 +230,18 @@ class ProxyState:
         with self.lock:
             self.stats = {"requests": 0, "by_target": {}, "throttled": 0, "rate_limited": 0,
                           "faulted": 0, "by_fault": {f: 0 for f in FAULTS}, "forwarded": 0,
-                          "upstream_errors": 0, "in_flight": 0, "max_in_flight": 0}
+                          "upstream_errors": 0, "in_flight": 0, "max_in_flight": 0,
+                          "signers": [], "bad_signature": 0, "unknown_key": 0,
+                          "unsigned": 0}
             # The quota's window is kept: it is about time, not about counting.
 
     def snapshot(self):
         with self.lock:
             return json.loads(json.dumps(self.stats))
 
-    def begin(self, target):
-        """Count a request; decide its fate: (config, fault or None, rate_limited)."""
+    def begin(self, target, signer):
+        """Count a request; decide its fate: (config, fault or None, rate_limited, verdict).
+        SIGNER: check_signature(...) -> (key, verdict), called with the current secrets."""
         with self.lock:
             cfg = self.config
             s = self.stats
@@ -155,9 +250,15 @@ class ProxyState:
             s["by_target"][short] = s["by_target"].get(short, 0) + 1
             s["in_flight"] += 1
             s["max_in_flight"] = max(s["max_in_flight"], s["in_flight"])
+            key, verdict, token = signer(cfg["secrets"])
+            s["signers"].append({"target": short, "key": key, "token": token,
+                                 "verdict": verdict})
+            if verdict in REFUSALS:
+                s[verdict] += 1
+                return cfg, None, False, verdict
             subject = cfg["faults_all"] or target.endswith(".ListUsers")
             if not subject:
-                return cfg, None, False
+                return cfg, None, False, verdict
             if cfg["rate"] > 0:
                 now = time.monotonic()
                 while self.window and now - self.window[0] >= 1.0:
@@ -165,7 +266,7 @@ class ProxyState:
                 if len(self.window) >= cfg["rate"]:
                     s["throttled"] += 1
                     s["rate_limited"] += 1
-                    return cfg, None, True
+                    return cfg, None, True, verdict
                 self.window.append(now)
             draw = self.rng.random()
             acc = 0.0
@@ -174,8 +275,8 @@ class ProxyState:
                 if draw < acc:
                     s["by_fault"][fault] += 1
                     s["throttled" if fault == "throttle" else "faulted"] += 1
-                    return cfg, fault, False
-            return cfg, None, False
+                    return cfg, fault, False, verdict
+            return cfg, None, False, verdict
 
     def count(self, key):
         with self.lock:
@@ -304,11 +405,25 @@ class Handler(BaseHTTPRequestHandler):
 
     # ---------------------------------------------------------------- proxy ----
 
+    def signer(self, body):
+        """For ProxyState.begin: who signed this request, checked against the given secrets."""
+        headers = self.headers.items()
+        token = self.headers.get("X-Amz-Security-Token")
+
+        def check(secrets):
+            key, verdict = check_signature(self.command, self.path, headers, body, secrets)
+            return key, verdict, token
+
+        return check
+
     def proxy(self, body):
         target = self.headers.get("X-Amz-Target", "")
-        cfg, fault, rate_limited = self.state.begin(target)
+        cfg, fault, rate_limited, verdict = self.state.begin(target, self.signer(body))
         self.counted = True
         try:
+            if verdict in REFUSALS:
+                self.reply(403, REFUSALS[verdict])
+                return
             if rate_limited:
                 self.reply(400, THROTTLE_BODY)
                 return
@@ -422,13 +537,18 @@ def main():
     ap.add_argument("--faults-all", action="store_true")
     ap.add_argument("--hang-seconds", type=float, default=DEFAULTS["hang_seconds"])
     ap.add_argument("--upstream-timeout", type=float, default=DEFAULTS["upstream_timeout"])
+    ap.add_argument("--secret", action="append", default=[], metavar="KEY=SECRET",
+                    help="verify SigV4 signatures by KEY against SECRET (repeatable)")
     args = vars(ap.parse_args())
+    secrets = dict(pair.split("=", 1) for pair in args.pop("secret") if "=" in pair)
+    if secrets:
+        args["secrets"] = secrets
     port, upstream = args.pop("port"), args.pop("upstream")
     try:
         server = make_server(upstream, port, **args)
     except ValueError as err:
         ap.error(str(err))
-    on = {k: v for k, v in server.state.config.items() if v != DEFAULTS[k]}
+    on = {k: v for k, v in server.state.config.items() if v != DEFAULTS[k] and k != "secrets"}
 
     def stop(*_):
         server.state.stopping.set()
