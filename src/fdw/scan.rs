@@ -16,14 +16,19 @@ use pgrx::prelude::*;
 
 use super::catalog;
 use crate::cognito::client::client_for;
+use crate::cognito::listing::limiter_for;
 use crate::cognito::runtime::{drop_in_runtime, wait};
-use crate::cognito::{estimate, CognitoClient, Listing, User};
+use crate::cognito::{estimate, rate, CognitoClient, Listing, User};
 use crate::convert::to_datum;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
 use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown::{self, Operand, Requests};
 use crate::remote_plan::{RemotePlan, PARTITION_ABOVE_USERS};
+
+/// Partition a full scan only when its share of the rate needs this many requests in flight:
+/// below it, one stream comes close and partitions' part-filled pages cost more than they gain.
+const PARTITION_FROM_STREAMS: usize = 3;
 
 struct ScanState {
     plan: RemotePlan,
@@ -156,6 +161,12 @@ unsafe fn open(
 ) -> Remote {
     let (plan, settings) = (&state.plan, &state.settings);
     let (client, server) = (&connection.client, connection.server);
+    // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
+    let data_dir = CStr::from_ptr(pg_sys::DataDir)
+        .to_string_lossy()
+        .into_owned();
+    rate::attach(std::path::Path::new(&data_dir));
+    let limiter = limiter_for(client, settings.requests_per_second);
     let chosen = plan.candidates.iter().find_map(|candidate| {
         let values: Vec<Option<String>> = candidate
             .values
@@ -179,12 +190,19 @@ unsafe fn open(
         None => {
             let mut pool = None;
             if settings.parallel_scan && !plan.limited && connection.use_remote_estimate {
+                // Counted as listing from now, so that scans starting together see each other
+                // when they choose their streams below.
+                limiter.hold();
                 if !estimate::is_fresh(server) {
                     wait(estimate::refresh(server, client)).or_raise();
                 }
                 pool = estimate::known(server);
             }
-            if pool.is_some_and(|users| users > PARTITION_ABOVE_USERS) {
+            // Partitions cost a part-filled page each: worth it only when reaching this scan's
+            // share of the rate needs several requests in flight.
+            if pool.is_some_and(|users| users > PARTITION_ABOVE_USERS)
+                && limiter.streams() >= PARTITION_FROM_STREAMS
+            {
                 (
                     pushdown::sub_partitions(),
                     "16 partitions by sub prefix".to_owned(),
@@ -203,7 +221,6 @@ unsafe fn open(
     Remote {
         listing: Listing::new(
             client,
-            server,
             filters,
             plan.page_size,
             concurrency,
