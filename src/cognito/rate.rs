@@ -30,7 +30,7 @@ use std::time::Duration;
 use super::runtime::{report_wait, Waiting};
 
 /// Slots in the shared file; keys beyond this share a slot, which only makes them slower.
-const SLOTS: usize = 32;
+const SLOTS: usize = 256;
 /// Backends remembered per slot as currently listing.
 const HOLDERS: usize = 16;
 /// A backend counts as listing for this long after its latest request.
