@@ -3,7 +3,7 @@
 //!
 //! Cognito meters ListUsers per account and region, over every client. A rate kept per backend
 //! lets four backends run at four times the quota, and throttling then fails scans. So the rate
-//! lives in a small file mapped `MAP_SHARED` under the data directory (`cognito_fdw_rate`),
+//! lives in a small file mapped `MAP_SHARED` under the data directory (`cognito_fdw_rate.1`),
 //! one slot per quota key (endpoint and region: an endpoint names the region's service, and we
 //! cannot know the account behind a key id without asking STS), read and written only with
 //! atomics. A file works without `shared_preload_libraries`, which a hosted database may not
@@ -48,6 +48,8 @@ const STALE_NS: u64 = 120_000_000_000;
 /// The round trip assumed before any request of this key has finished.
 const DEFAULT_RTT_US: u64 = 150_000;
 const MAGIC: u64 = 0x636f_676e_7261_7401; // "cognrat" + version 1
+/// The shared file in the data directory; the layout's version is in its name.
+const FILE_NAME: &str = "cognito_fdw_rate.1";
 
 /// One quota's shared state. Every field is an atomic, so a zeroed page is a valid, empty slot.
 #[repr(C)]
@@ -209,27 +211,28 @@ impl Table {
             .truncate(false)
             .open(path)?;
         let _lock = Flock::exclusive(&file)?;
+        use std::os::unix::fs::FileExt;
+        // Never shorten the file: another backend may have it mapped, and touching a mapped
+        // page past the end of its file is SIGBUS. (The layout is in the file's name, so a
+        // file of this name never needs another size.)
+        if file.metadata()?.len() < size as u64 {
+            file.set_len(size as u64)?;
+        }
         let boot = boot_id();
         let mut header = [0u8; 16];
-        let fresh = {
-            use std::os::unix::fs::FileExt;
-            file.metadata()?.len() == size as u64
-                && file.read_exact_at(&mut header, 0).is_ok()
-                && u64::from_ne_bytes(header[..8].try_into().expect("8 bytes")) == MAGIC
-                && u64::from_ne_bytes(header[8..].try_into().expect("8 bytes")) == boot
-        };
-        if !fresh {
-            use std::os::unix::fs::FileExt;
-            // Zero it: a schedule of another boot's clock means nothing now.
-            file.set_len(0)?;
-            file.set_len(size as u64)?;
+        file.read_exact_at(&mut header, 0)?;
+        let ours = u64::from_ne_bytes(header[..8].try_into().expect("8 bytes")) == MAGIC
+            && u64::from_ne_bytes(header[8..].try_into().expect("8 bytes")) == boot;
+        if !ours {
+            // New, or written in another boot (whose processes are all gone): a schedule of
+            // that boot's clock means nothing now, so start from zeros.
+            file.write_all_at(&vec![0u8; size], 0)?;
             header[..8].copy_from_slice(&MAGIC.to_ne_bytes());
             header[8..].copy_from_slice(&boot.to_ne_bytes());
             file.write_all_at(&header, 0)?;
         }
-        // SAFETY: a fresh mapping of `size` bytes of a file that is at least that long (set
-        // above under the lock, and never shortened while the boot id stays the same); it is
-        // never unmapped, so the 'static slice below stays valid for the life of the process.
+        // SAFETY: a fresh mapping of `size` bytes of a file that is at least that long (made so
+        // above under the lock, and never shortened by anyone); it is never unmapped, so the 'static slice below stays valid for the life of the process.
         let base = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -298,7 +301,7 @@ static TABLE: OnceLock<Table> = OnceLock::new();
 /// directory is known. Without it (or if the file cannot be mapped) the rate is this backend's.
 pub fn attach(data_dir: &Path) {
     TABLE.get_or_init(|| {
-        Table::shared(&data_dir.join("cognito_fdw_rate")).unwrap_or_else(|_| Table::local())
+        Table::shared(&data_dir.join(FILE_NAME)).unwrap_or_else(|_| Table::local())
     });
 }
 
@@ -494,7 +497,7 @@ mod tests {
     fn keys_get_their_own_slots_and_the_file_is_shared() {
         let dir = std::env::temp_dir().join(format!("cognito_rate_test_{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("cognito_fdw_rate");
+        let path = dir.join(FILE_NAME);
         let a = Table::shared(&path).unwrap();
         let b = Table::shared(&path).unwrap();
         let (a1, a2) = (a.slot("one"), a.slot("two"));
@@ -504,6 +507,18 @@ mod tests {
         assert_eq!(a1.reserve(t0, 10), t0);
         assert_eq!(b.slot("one").reserve(t0, 10), t0 + 100 * MS);
         assert_eq!(b.slot("two").reserve(t0, 10), t0);
+        // A file left by another boot (its boot id differs) starts again from zeros.
+        {
+            use std::os::unix::fs::FileExt;
+            let file = OpenOptions::new().write(true).open(&path).unwrap();
+            file.write_all_at(&0u64.to_ne_bytes(), 8).unwrap();
+        }
+        let c = Table::shared(&path).unwrap();
+        assert_eq!(
+            c.slot("one").reserve(t0, 10),
+            t0,
+            "the old schedule is gone"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
