@@ -410,6 +410,9 @@ scanning it at once, and one session scanning it while another client (boto3, ou
 cluster, through the same proxy) steadily sends 20 requests a second. *bound*: the time the
 quota allows for full pages (4 x pages / 30 per s; pages / the 10 per s left). *ratio*:
 seconds / bound. *requests*: ListUsers requests of the sessions, throttled ones included.
+The other client does not slow down: beyond the quota the proxy refuses whichever request
+comes next, its own or ours, so a scan that keeps retrying can take more than the 10 per s
+left (the bound of that row is then not a floor).
 
 """
 
@@ -448,7 +451,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 - Command: `{args.command}`
 - Revision: {git_revision()}; extension `wrappers` {ext_version} on PostgreSQL {server_version}
 - Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory']} memory, Linux {m['kernel']}
-- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main`), 60 per page
+- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain`), 60 per page
 - Proxy: {proxy_on}
 - Servers: `wrapper` with {wrapper_opts}; `baseline` with `pushdown 'false', parallel_scan 'off'`
 - Each query runs once per server, in a fresh connection after a warm-up `select 1`, with
