@@ -9,6 +9,8 @@
 #
 # Settings (environment):
 #   BENCH_USERS (6000)        users in the pool
+#   BENCH_SHARED_USERS (3000) users in the pool of the shared-quota runs (four concurrent
+#                             scans; a scan beside another client using 20 of the 30/s)
 #   BENCH_LATENCY_MS (100)    proxy latency per request
 #   BENCH_RATE (30)           proxy quota: ListUsers requests started per rolling second
 #   BENCH_TIMEOUT (120)       statement_timeout per query, seconds
@@ -26,6 +28,7 @@ trap cleanup EXIT
 cd "$ROOT"
 
 BENCH_USERS=${BENCH_USERS:-6000}
+BENCH_SHARED_USERS=${BENCH_SHARED_USERS:-3000}
 BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-100}
 BENCH_RATE=${BENCH_RATE:-30}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}
@@ -50,7 +53,8 @@ fi
 
 start_pg "${BENCH_PG_PORT:-56329}"
 unset MOTO_STATE # start_moto would reuse (and delete) a state file named by the caller
-start_moto "${BENCH_MOTO_PORT:-56331}" --pools main --main-users "$BENCH_USERS"
+start_moto "${BENCH_MOTO_PORT:-56331}" --pools main,plain --main-users "$BENCH_USERS" \
+    --plain-users "$BENCH_SHARED_USERS"
 start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate "$BENCH_RATE"
 
 log "tests/bench/bench.py ($BENCH_USERS users, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"

@@ -169,7 +169,9 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: Kind::Int { min: 1, max: 20 },
         required: false,
         default: Some("5"),
-        doc: "Attempts per request when Cognito throttles or fails transiently.",
+        doc: "Attempts per request when Cognito fails transiently (5xx, timeouts, broken \
+              connections); throttled attempts do not count: they may go on for up to \
+              `request_timeout_ms` in all.",
     },
     OptionSpec {
         name: "max_backoff_ms",
@@ -217,10 +219,11 @@ pub const OPTIONS: &[OptionSpec] = &[
             max: 10_000,
         },
         required: false,
-        default: Some("25"),
-        doc: "Most requests a backend starts per second (ListUsers' quota is 30 per account \
-              and region, shared by every client). A foreign table may lower its server's value \
-              (or the default), not raise it.",
+        default: Some("30"),
+        doc: "Most ListUsers requests started per second by all backends of the cluster \
+              together on the same endpoint and region (ListUsers' quota is 30 per account \
+              and region); lowered automatically while Cognito throttles. A foreign table may \
+              lower its server's value (or the default), not raise it.",
     },
     OptionSpec {
         name: "use_remote_estimate",
@@ -1180,7 +1183,7 @@ mod tests {
                 pushdown: true,
                 parallel_scan: true,
                 max_concurrent_requests: 8,
-                requests_per_second: 25
+                requests_per_second: 30
             }
         );
         let server = opts(&[("pushdown", "false"), ("requests_per_second", "10")]);

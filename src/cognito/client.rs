@@ -11,14 +11,13 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 use aws_credential_types::Credentials as AwsCredentials;
-use aws_sdk_cognitoidentityprovider::config::retry::{RetryConfig, RetryPartition, TokenBucket};
+use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
 use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
 use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use aws_smithy_runtime::client::retries::classifiers::HttpStatusCodeClassifier;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use pgrx::PgSqlErrorCode::{self, *};
@@ -32,6 +31,7 @@ pub struct CognitoClient {
     pub sdk: Client,
     pub endpoint: String,
     pub user_pool_id: String,
+    pub region: String,
     /// The timeouts and retry bounds this client was built with.
     pub limits: Limits,
 }
@@ -89,24 +89,12 @@ pub(crate) fn build_on(
         .http_client(http_client)
         .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
         .time_source(aws_smithy_async::time::SystemTimeSource::new())
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(settings.limits.max_attempts)
-                .with_max_backoff(settings.limits.max_backoff),
-        )
-        // The SDK's default retry quota is one token bucket for the whole process: a scan
-        // that meets a burst of throttling would drain it, fail, and leave the next queries
-        // of this backend without retries. Attempts are bounded by max_attempts and the
-        // request rate by our own spacing instead.
-        // The SDK retries 500, 502, 503 and 504 by status, and throttling by error code
-        // (TooManyRequestsException). A 429 without a code, as a gateway or proxy in front of
-        // Cognito may send, is throttling too.
-        .retry_classifier(HttpStatusCodeClassifier::new_from_codes(RETRIED_STATUSES))
-        .retry_partition(
-            RetryPartition::custom("cognito_fdw")
-                .token_bucket(TokenBucket::unlimited())
-                .build(),
-        )
+        // One attempt per call: retries are ours (`retry`), one place that knows throttling
+        // ("not executed, slow down", bounded by a wait budget) from other transient
+        // failures (bounded by max_attempts), and that paces every retry through the shared
+        // rate. The SDK's own retries would spend max_attempts on throttling and bypass the
+        // rate.
+        .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(settings.limits.connect_timeout)
@@ -124,12 +112,124 @@ pub(crate) fn build_on(
         sdk: Client::from_conf(config.build()),
         endpoint,
         user_pool_id: settings.user_pool_id.clone(),
+        region: settings.region.clone(),
         limits: settings.limits,
     }
 }
 
-/// HTTP statuses retried whatever the body says.
-const RETRIED_STATUSES: &[u16] = &[429, 500, 502, 503, 504];
+/// Error codes that mean "slow down": the request was not executed.
+const THROTTLING_ERRORS: &[&str] = &[
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "Throttling",
+    "RequestLimitExceeded",
+    "LimitExceededException",
+];
+
+/// Error codes of a service that failed this time and may not next time.
+const TRANSIENT_ERRORS: &[&str] = &[
+    "InternalErrorException",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "RequestTimeout",
+    "RequestTimeoutException",
+];
+
+/// What a retry can do about a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Throttled (an error code above, or HTTP 429 from a gateway): not executed; retry after
+    /// slowing down, within the throttling budget.
+    Throttled,
+    /// 5xx, timeouts, refused or broken connections, bodies cut short: retry up to
+    /// max_attempts, with backoff.
+    Transient,
+    /// Refused credentials, a missing pool, a rejected filter, an answer that is complete but
+    /// unreadable: asking again gives the same.
+    Never,
+}
+
+/// Classify a failed attempt.
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Retry
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let by_status = |status: u16| match status {
+        429 => Retry::Throttled,
+        500..=599 => Retry::Transient,
+        _ => Retry::Never,
+    };
+    match err {
+        SdkError::ServiceError(context) => match context.err().code() {
+            Some(code) if THROTTLING_ERRORS.contains(&code) => Retry::Throttled,
+            Some(code) if TRANSIENT_ERRORS.contains(&code) => Retry::Transient,
+            _ => by_status(context.raw().status().as_u16()),
+        },
+        SdkError::TimeoutError(_) => Retry::Transient,
+        SdkError::DispatchFailure(failure) if failure.is_user() => Retry::Never,
+        SdkError::DispatchFailure(_) => Retry::Transient,
+        SdkError::ResponseError(context) if !context.raw().status().is_success() => {
+            by_status(context.raw().status().as_u16())
+        }
+        // A success whose body could not be read to its end (the connection broke) is worth
+        // another try; one that was read whole but is not JSON came from something that is
+        // not Cognito, and would be the same again.
+        SdkError::ResponseError(_) if io_failure(err).is_some() => Retry::Transient,
+        _ => Retry::Never,
+    }
+}
+
+/// The I/O error in a failure's chain, if any: what broke on the wire.
+fn io_failure<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// A connection failure in words of our own, rather than the HTTP stack's ("tcp connect error:
+/// Connection refused (os error 111)", which a later version of it may word otherwise).
+fn wire_failure(err: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use std::io::ErrorKind::*;
+    Some(match io_failure(err)?.kind() {
+        ConnectionRefused => "connection refused",
+        ConnectionReset => "connection reset",
+        ConnectionAborted => "connection aborted",
+        NotConnected | BrokenPipe => "connection closed",
+        UnexpectedEof => "connection closed before the answer was complete",
+        AddrNotAvailable => "address not available",
+        TimedOut => "timed out",
+        _ => return None,
+    })
+}
+
+/// How many attempts one call made, and over how long.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Attempts {
+    pub made: u32,
+    pub throttled: u32,
+    pub elapsed: std::time::Duration,
+}
+
+impl std::fmt::Display for Attempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = if self.made == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} attempt{s} over {:.1} s",
+            self.made,
+            self.elapsed.as_secs_f64()
+        )?;
+        if self.throttled > 0 {
+            write!(f, ", {} throttled", self.throttled)?;
+        }
+        Ok(())
+    }
+}
 
 /// Error codes that mean the credentials were refused.
 const CREDENTIAL_ERRORS: &[&str] = &[
@@ -154,12 +254,18 @@ fn sqlstate_for(code: &str) -> PgSqlErrorCode {
 }
 
 impl CognitoClient {
-    /// Turn a failed call into an error that says what failed, where, and why.
-    pub fn error<E>(&self, operation: &str, err: SdkError<E, HttpResponse>) -> FdwError
+    /// Turn a failed call into an error that says what failed, where, why, and after how
+    /// many attempts over how long.
+    pub fn error<E>(
+        &self,
+        operation: &str,
+        err: SdkError<E, HttpResponse>,
+        attempts: Attempts,
+    ) -> FdwError
     where
         E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
     {
-        describe_error(operation, self, err)
+        describe_error(operation, self, err, attempts)
     }
 }
 
@@ -169,18 +275,18 @@ fn describe_error<E>(
     operation: &str,
     client: &CognitoClient,
     err: SdkError<E, HttpResponse>,
+    tried: Attempts,
 ) -> FdwError
 where
     E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
 {
     let (endpoint, user_pool_id, limits) = (&client.endpoint, &client.user_pool_id, client.limits);
-    // A timed-out request was tried max_attempts times (timeouts are retried), each attempt
-    // bounded by request_timeout_ms.
-    let attempts = match limits.max_attempts {
+    let attempts = match tried.made {
         1 => "1 attempt".to_owned(),
-        n => format!("up to {n} attempts"),
+        n => format!("{n} attempts"),
     };
-    match &err {
+    let over = format!("{:.1} s", tried.elapsed.as_secs_f64());
+    let error = match &err {
         SdkError::ServiceError(context) => {
             let e = context.err();
             let status = context.raw().status().as_u16();
@@ -216,7 +322,7 @@ where
             ),
         )
         .with_detail(format!(
-            "No answer within request_timeout_ms ({} ms) on {attempts} (max_attempts).",
+            "No answer within request_timeout_ms ({} ms) on {attempts} (max_attempts) over {over}.",
             limits.request_timeout.as_millis()
         )),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => FdwError::new(
@@ -228,16 +334,22 @@ where
             ),
         )
         .with_detail(format!(
-            "No connection within connect_timeout_ms ({} ms) on {attempts} (max_attempts).",
+            "No connection within connect_timeout_ms ({} ms) on {attempts} (max_attempts) over {over}.",
             limits.connect_timeout.as_millis()
         )),
         SdkError::DispatchFailure(_) => FdwError::new(
             ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
             format!(
-                "Cognito {operation} request to {endpoint} failed: {}",
-                root_cause(&err)
+                "Cognito {operation} request to {endpoint} failed after {attempts}: {}",
+                wire_failure(&err).map_or_else(|| root_cause(&err), str::to_owned)
             ),
-        ),
+        )
+        .with_detail(format!(
+            "{tried} (max_attempts {}, max_backoff_ms {}); cause: {}",
+            limits.max_attempts,
+            limits.max_backoff.as_millis(),
+            root_cause(&err)
+        )),
         // An answer the SDK could not take apart: a failure status without an error code is
         // reported by its status, a success with a broken body by what was wrong with it.
         SdkError::ResponseError(context) if !context.raw().status().is_success() => FdwError::new(
@@ -262,7 +374,31 @@ where
                 DisplayErrorContext(&err)
             ),
         ),
+    };
+    // Timeouts and connection failures said it above; for the rest, a call that was tried
+    // more than once says so after what went wrong.
+    let said = matches!(
+        err,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_)
+    );
+    if said || tried.made == 1 {
+        return error;
     }
+    let summary = if tried.throttled == tried.made {
+        format!(
+            "throttled on {} attempts over {over}: throttled attempts may wait up to \
+             request_timeout_ms ({} ms) in all",
+            tried.made,
+            limits.request_timeout.as_millis()
+        )
+    } else {
+        format!("{tried} (max_attempts {})", limits.max_attempts)
+    };
+    let detail = match &error.detail {
+        Some(detail) => format!("{detail}; {summary}"),
+        None => summary,
+    };
+    error.with_detail(detail)
 }
 
 /// The innermost cause of an error chain ("Connection refused (os error 111)"), which is what a
@@ -297,6 +433,10 @@ mod tests {
     }
 
     fn describe(err: SdkError<ListUsersError, HttpResponse>) -> FdwError {
+        describe_after(err, 1)
+    }
+
+    fn describe_after(err: SdkError<ListUsersError, HttpResponse>, made: u32) -> FdwError {
         let client = CognitoClient {
             sdk: Client::from_conf(
                 aws_sdk_cognitoidentityprovider::Config::builder()
@@ -305,6 +445,7 @@ mod tests {
             ),
             endpoint: "http://127.0.0.1:9".into(),
             user_pool_id: "us-east-1_pool".into(),
+            region: "us-east-1".into(),
             limits: Limits {
                 connect_timeout: std::time::Duration::from_millis(5000),
                 request_timeout: std::time::Duration::from_millis(1000),
@@ -312,7 +453,12 @@ mod tests {
                 max_backoff: std::time::Duration::from_millis(2000),
             },
         };
-        describe_error("ListUsers", &client, err)
+        let tried = Attempts {
+            made,
+            throttled: 0,
+            elapsed: std::time::Duration::from_millis(3100),
+        };
+        describe_error("ListUsers", &client, err, tried)
     }
 
     #[test]
@@ -346,25 +492,69 @@ mod tests {
     }
 
     #[test]
-    fn transport_failures_name_the_endpoint_and_the_cause() {
-        let e = describe(SdkError::timeout_error("attempt timeout"));
+    fn transport_failures_name_the_endpoint_the_cause_and_the_attempts() {
+        let e = describe_after(SdkError::timeout_error("attempt timeout"), 3);
         assert_eq!(
             e.message,
             "Cognito ListUsers request to http://127.0.0.1:9 timed out after 1000 ms"
         );
         assert_eq!(
             e.detail.as_deref(),
-            Some(
-                "No answer within request_timeout_ms (1000 ms) on up to 3 attempts (max_attempts)."
-            )
+            Some("No answer within request_timeout_ms (1000 ms) on 3 attempts (max_attempts) over 3.1 s.")
         );
         assert_eq!(e.code, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION);
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused");
+        let e = describe_after(SdkError::dispatch_failure(ConnectorError::io(io.into())), 3);
+        assert_eq!(
+            e.message,
+            "Cognito ListUsers request to http://127.0.0.1:9 failed after 3 attempts: connection refused"
+        );
+        assert_eq!(
+            e.detail.as_deref(),
+            Some("3 attempts over 3.1 s (max_attempts 3, max_backoff_ms 2000); cause: io error: Connection refused")
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
         let e = describe(SdkError::dispatch_failure(ConnectorError::io(io.into())));
-        assert!(e
-            .message
-            .starts_with("Cognito ListUsers request to http://127.0.0.1:9 failed: "));
-        assert!(e.message.ends_with("Connection refused"), "{}", e.message);
+        assert!(
+            e.message
+                .ends_with("failed after 1 attempt: connection reset"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn what_a_retry_can_fix() {
+        let status = |code: u16| {
+            let raw = HttpResponse::new(StatusCode::try_from(code).unwrap(), SdkBody::empty());
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, "not JSON");
+            SdkError::<ListUsersError, _>::response_error(ConnectorError::io(io.into()), raw)
+        };
+        assert_eq!(
+            classify(&service_error("TooManyRequestsException", "")),
+            Retry::Throttled
+        );
+        assert_eq!(classify(&status(429)), Retry::Throttled);
+        assert_eq!(
+            classify(&service_error("InternalErrorException", "")),
+            Retry::Transient
+        );
+        assert_eq!(classify(&status(503)), Retry::Transient);
+        assert_eq!(
+            classify(&SdkError::<ListUsersError, _>::timeout_error("t")),
+            Retry::Transient
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let refused =
+            SdkError::<ListUsersError, _>::dispatch_failure(ConnectorError::io(io.into()));
+        assert_eq!(classify(&refused), Retry::Transient);
+        for code in [
+            "ResourceNotFoundException",
+            "NotAuthorizedException",
+            "InvalidParameterException",
+        ] {
+            assert_eq!(classify(&service_error(code, "")), Retry::Never, "{code}");
+        }
     }
 
     #[test]

@@ -51,10 +51,64 @@ fn block_signals() {
     }
 }
 
+/// What a backend waits for, as `pg_stat_activity` shows it: wait_event_type `Extension`,
+/// event `PG_WAIT_EXTENSION | n`. PostgreSQL 15 names every extension event "Extension"; the
+/// numbers tell them apart for tools that read the raw value (and for named events on 17+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiting {
+    /// Nothing (the backend is not waiting on Cognito).
+    Nothing = 0,
+    /// An answer from Cognito: a request in flight, or a backoff before a retry.
+    Network = 1,
+    /// Our own turn under the request rate.
+    Rate = 2,
+}
+
+/// Report what this backend now waits for. Futures run only inside `wait`, on the backend's
+/// own thread, so this is the backend's wait state.
+#[cfg(not(test))]
+pub fn report_wait(what: Waiting) {
+    let info = match what {
+        Waiting::Nothing => 0,
+        n => pgrx::pg_sys::PG_WAIT_EXTENSION | n as u32,
+    };
+    // SAFETY: my_wait_event_info points at this backend's wait slot (its PGPROC entry, or a
+    // local variable before it has one) for the whole life of the process; it is written only
+    // by the backend's own thread, which is the one running this (see `wait`), as the inline
+    // pgstat_report_wait_start does with a plain store.
+    unsafe {
+        let slot = pgrx::pg_sys::my_wait_event_info;
+        if !slot.is_null() {
+            std::ptr::write_volatile(slot, info);
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every wait reported, in order, for unit tests.
+    pub static REPORTED: std::cell::RefCell<Vec<Waiting>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+#[cfg(test)]
+pub fn report_wait(what: Waiting) {
+    REPORTED.with(|r| r.borrow_mut().push(what));
+}
+
 /// Run `fut` to completion on the backend thread, answering query cancel within `POLL`.
 pub fn wait<F: Future>(fut: F) -> FdwResult<F::Output> {
     let rt = runtime()?;
     let mut fut = std::pin::pin!(fut);
+    // Until a rate wait says otherwise, a backend waiting here waits on the network.
+    report_wait(Waiting::Network);
+    struct Done;
+    impl Drop for Done {
+        // Also on the unwind of a cancel: the backend no longer waits on Cognito.
+        fn drop(&mut self) {
+            report_wait(Waiting::Nothing);
+        }
+    }
+    let _done = Done;
     loop {
         match slice(rt, fut.as_mut())? {
             Some(output) => return Ok(output),

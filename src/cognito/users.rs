@@ -1,8 +1,14 @@
 //! ListUsers, one page at a time.
 
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant as Clock};
+
 use aws_sdk_cognitoidentityprovider::types::UserType;
 
-use super::client::CognitoClient;
+use super::client::{classify, Attempts, CognitoClient, Retry};
+use super::rate::Limiter;
 use crate::convert::Instant;
 use pgrx::PgSqlErrorCode::*;
 
@@ -48,7 +54,42 @@ pub struct UserPager {
     page_size: i32,
     filter: Option<String>,
     token: Option<String>,
+    /// Hashes of the tokens this listing has received: one coming back means the server is
+    /// looping (a listing ends only when no token comes back, so it would never end).
+    tokens_seen: HashSet<u64>,
     finished: bool,
+}
+
+/// First backoff after a transient failure; it doubles per attempt up to max_backoff_ms.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// First pause after throttling, before the shared rate spaces the retry; doubles likewise.
+const FIRST_THROTTLE_PAUSE: Duration = Duration::from_millis(50);
+
+/// A random point in [d/2, d]: retries of many streams spread out rather than collide.
+fn jitter(d: Duration) -> Duration {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(super::rate::now() ^ (u64::from(std::process::id()) << 32) | 1);
+    }
+    let r = STATE.with(|s| {
+        // xorshift64: plenty for spreading retries.
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    });
+    d / 2 + d.mul_f64((r >> 11) as f64 / (1u64 << 53) as f64 / 2.0)
+}
+
+/// The `n`th backoff (n from 1): `first` doubled n-1 times, at most `max`, jittered.
+fn backoff(first: Duration, n: u32, max: Duration) -> Duration {
+    jitter(
+        first
+            .saturating_mul(1 << n.saturating_sub(1).min(20))
+            .min(max),
+    )
 }
 
 impl UserPager {
@@ -58,6 +99,7 @@ impl UserPager {
             page_size,
             filter,
             token: None,
+            tokens_seen: HashSet::new(),
             finished: false,
         }
     }
@@ -68,21 +110,67 @@ impl UserPager {
 
     /// The next page, possibly empty: Cognito may send an empty page that still carries a
     /// token, and the listing ends only when no token comes back.
-    pub async fn next_page(&mut self) -> FdwResult<Vec<User>> {
+    ///
+    /// Each attempt waits for its turn under `limiter`. A throttled attempt was not executed:
+    /// it slows the shared rate and is tried again, for up to request_timeout_ms of throttled
+    /// attempts in all, however many that takes. Other transient failures are tried up to
+    /// max_attempts times with growing backoff; the rest fail at once. Every retry sends the
+    /// same page token, so no page is skipped or read twice.
+    pub async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<User>> {
         if self.finished {
             return Ok(Vec::new());
         }
-        let output = self
-            .client
-            .sdk
-            .list_users()
-            .user_pool_id(&self.client.user_pool_id)
-            .limit(self.page_size)
-            .set_filter(self.filter.clone())
-            .set_pagination_token(self.token.take())
-            .send()
-            .await
-            .map_err(|e| self.client.error("ListUsers", e))?;
+        let limits = self.client.limits;
+        let started = Clock::now();
+        let mut first_throttle = None;
+        let (mut made, mut throttled, mut failed) = (0u32, 0u32, 0u32);
+        let output = loop {
+            limiter.acquire().await;
+            made += 1;
+            let sent = Clock::now();
+            let result = self
+                .client
+                .sdk
+                .list_users()
+                .user_pool_id(&self.client.user_pool_id)
+                .limit(self.page_size)
+                .set_filter(self.filter.clone())
+                .set_pagination_token(self.token.clone())
+                .send()
+                .await;
+            let err = match result {
+                Ok(output) => {
+                    limiter.succeeded(sent.elapsed());
+                    break output;
+                }
+                Err(err) => err,
+            };
+            let tried = |throttled| Attempts {
+                made,
+                throttled,
+                elapsed: started.elapsed(),
+            };
+            let pause = match classify(&err) {
+                Retry::Throttled => {
+                    limiter.throttled();
+                    throttled += 1;
+                    let since = *first_throttle.get_or_insert_with(Clock::now);
+                    let pause = backoff(FIRST_THROTTLE_PAUSE, throttled, limits.max_backoff);
+                    if since.elapsed() + pause > limits.request_timeout {
+                        return Err(self.client.error("ListUsers", err, tried(throttled)));
+                    }
+                    pause
+                }
+                Retry::Transient if failed + 1 < limits.max_attempts => {
+                    failed += 1;
+                    backoff(FIRST_BACKOFF, failed, limits.max_backoff)
+                }
+                Retry::Transient | Retry::Never => {
+                    return Err(self.client.error("ListUsers", err, tried(throttled)));
+                }
+            };
+            tokio::time::sleep(pause).await;
+        };
         // Cognito always sends a Users list, empty or not. An answer without one is broken (a
         // proxy's or a server's fault): taking it for the last page would present a short
         // result as complete.
@@ -100,6 +188,26 @@ impl UserPager {
             )));
         };
         self.token = output.pagination_token.filter(|t| !t.is_empty());
+        if let Some(token) = &self.token {
+            let mut hasher = DefaultHasher::new();
+            token.hash(&mut hasher);
+            if !self.tokens_seen.insert(hasher.finish()) {
+                return Err(FdwError::new(
+                    ERRCODE_FDW_ERROR,
+                    format!(
+                        "Cognito ListUsers at {} sent a pagination token it had already sent \
+                         in this listing",
+                        self.client.endpoint
+                    ),
+                )
+                .with_detail(format!(
+                    "user pool {}, after {} pages; the listing stopped rather than loop or \
+                     return users twice",
+                    self.client.user_pool_id,
+                    self.tokens_seen.len() + 1
+                )));
+            }
+        }
         self.finished = self.token.is_none();
         Ok(users.into_iter().map(User::from).collect())
     }
@@ -110,13 +218,13 @@ impl UserPager {
 /// column or is refused with a reason.
 #[cfg(test)]
 mod properties {
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
     use aws_smithy_runtime_api::client::http::{
         http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
     };
     use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::result::ConnectorError;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::DateTime;
@@ -129,66 +237,105 @@ mod properties {
     use crate::objects::{Field, Item};
     use crate::options::ServerSettings;
 
-    /// An HTTP status and body.
+    /// An HTTP status and body; status 0: the connection is refused.
     type Answer = (u16, Vec<u8>);
 
-    /// A server that gives the answers in order, repeating the last, and counts requests.
+    /// A server that gives the answers in order, repeating the last, and records the requests'
+    /// bodies.
     #[derive(Debug, Clone)]
     struct Scripted {
         answers: Arc<Mutex<Vec<Answer>>>,
-        calls: Arc<AtomicUsize>,
+        bodies: Arc<Mutex<Vec<String>>>,
     }
 
     impl HttpConnector for Scripted {
-        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
-            self.calls.fetch_add(1, Ordering::SeqCst);
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let body = request.body().bytes().unwrap_or_default();
+            self.bodies
+                .lock()
+                .expect("not poisoned")
+                .push(String::from_utf8_lossy(body).into_owned());
             let mut answers = self.answers.lock().expect("not poisoned");
             let (status, body) = match answers.len() {
                 1 => answers[0].clone(),
                 _ => answers.remove(0),
             };
+            if status == 0 {
+                let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+                return HttpConnectorFuture::ready(Err(ConnectorError::io(io.into())));
+            }
             let status = StatusCode::try_from(status).expect("a valid status");
             HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(body))))
         }
     }
 
-    /// One ListUsers call, as the scan makes it, against a server giving `answers`; with
-    /// the page, whether the listing is finished and how many requests were sent.
-    fn call_with(answers: Vec<Answer>, max_attempts: u32) -> (FdwResult<Vec<User>>, bool, usize) {
+    /// What the scripted server saw and the scan got.
+    struct Run {
+        /// Each call's result.
+        pages: Vec<FdwResult<Vec<User>>>,
+        finished: bool,
+        /// The request bodies, in order.
+        bodies: Vec<String>,
+        elapsed: Duration,
+    }
+
+    /// `calls` ListUsers calls of one listing, as the scan makes them, against a server giving
+    /// `answers`, with these server options beside the required ones (`rate`: the limiter's).
+    fn run(answers: Vec<Answer>, calls: usize, extra: &[(&str, &str)]) -> Run {
         let server = Scripted {
             answers: Arc::new(Mutex::new(answers)),
-            calls: Arc::new(AtomicUsize::new(0)),
+            bodies: Arc::new(Mutex::new(Vec::new())),
         };
-        let calls = server.calls.clone();
-        let options = |pairs: &[(&str, &str)]| {
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<Vec<_>>()
-        };
-        let settings = ServerSettings::resolve(
-            "srv",
-            &options(&[
-                ("region", "us-east-1"),
-                ("user_pool_id", "us-east-1_pool"),
-                ("endpoint_url", "http://127.0.0.1:9"),
-                ("aws_access_key_id", "AKIAEXAMPLE"),
-                ("aws_secret_access_key", "x"),
-                ("max_attempts", &max_attempts.to_string()),
-                ("max_backoff_ms", "1"),
-            ]),
-            &[],
-        )
-        .expect("valid settings");
+        let bodies = server.bodies.clone();
+        let mut options: Vec<(String, String)> = [
+            ("region", "us-east-1"),
+            ("user_pool_id", "us-east-1_pool"),
+            ("endpoint_url", "http://127.0.0.1:9"),
+            ("aws_access_key_id", "AKIAEXAMPLE"),
+            ("aws_secret_access_key", "x"),
+            ("max_backoff_ms", "1"),
+        ]
+        .iter()
+        .chain(extra.iter().filter(|(k, _)| *k != "rate"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        // A later value of an option replaces the default above.
+        options.reverse();
+        let mut named = std::collections::HashSet::new();
+        options.retain(|(k, _)| named.insert(k.clone()));
+        let settings = ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
         let client = build_on(&settings, "x", http);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime");
+        // A limiter of its own, fast enough never to wait, unless a test asks for a rate.
+        let rate = extra
+            .iter()
+            .find(|(k, _)| *k == "rate")
+            .map_or(10_000, |(_, v)| v.parse().expect("a number"));
+        let key = format!("test {:?}", std::thread::current().id());
+        let limiter = Limiter::new(&key, "us-east-1", rate);
         let mut pager = UserPager::new(client, 60, None);
-        let page = runtime.block_on(pager.next_page());
-        (page, pager.finished(), calls.load(Ordering::SeqCst))
+        let started = std::time::Instant::now();
+        let pages = (0..calls)
+            .map(|_| runtime.block_on(pager.next_page(&limiter)))
+            .collect();
+        let bodies = bodies.lock().expect("not poisoned").clone();
+        Run {
+            pages,
+            finished: pager.finished(),
+            bodies,
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// One ListUsers call against a server giving `answers`: the page, whether the listing is
+    /// finished, and how many requests were sent.
+    fn call_with(answers: Vec<Answer>, max_attempts: u32) -> (FdwResult<Vec<User>>, bool, usize) {
+        let mut run = run(answers, 1, &[("max_attempts", &max_attempts.to_string())]);
+        (run.pages.remove(0), run.finished, run.bodies.len())
     }
 
     /// One ListUsers call answered with `status` and `body`, tried once.
@@ -197,21 +344,29 @@ mod properties {
         (page, finished)
     }
 
+    const OK: &[u8] = br#"{"Users": [{"Username": "ada"}]}"#;
+    const THROTTLED: &[u8] =
+        br#"{"__type": "TooManyRequestsException", "message": "Rate exceeded"}"#;
+
     #[test]
-    fn throttling_and_server_errors_are_retried_and_the_rest_fails_at_once() {
-        let ok = br#"{"Users": [{"Username": "ada"}]}"#.to_vec();
-        let throttled =
-            br#"{"__type": "TooManyRequestsException", "message": "Rate exceeded"}"#.to_vec();
+    fn transient_failures_are_retried_up_to_max_attempts_and_the_rest_fail_at_once() {
         for failure in [
-            (400, throttled),
-            (429, br#"{"message": "Too Many Requests"}"#.to_vec()),
             (500, br#"{"__type": "InternalErrorException"}"#.to_vec()),
             (503, b"<html>busy</html>".to_vec()),
+            (502, Vec::new()),
+            (0, Vec::new()),
         ] {
             let status = failure.0;
-            let (page, _, calls) = call_with(vec![failure.clone(), failure, (200, ok.clone())], 3);
+            let answers = vec![failure.clone(), failure.clone(), (200, OK.to_vec())];
+            let (page, _, calls) = call_with(answers.clone(), 3);
             assert_eq!(page.map(|users| users.len()), Ok(1), "HTTP {status}");
             assert_eq!(calls, 3, "HTTP {status}");
+            // One failure too many: max_attempts requests, then the error says so.
+            let (page, _, calls) = call_with(answers, 2);
+            assert_eq!(calls, 2, "HTTP {status}");
+            let e = page.unwrap_err();
+            let text = format!("{} {}", e.message, e.detail.unwrap_or_default());
+            assert!(text.contains("2 attempts"), "HTTP {status}: {text}");
         }
         // Retrying cannot fix these: one request each.
         for failure in [
@@ -219,14 +374,144 @@ mod properties {
             br#"{"__type": "InvalidParameterException", "message": "bad filter"}"#.to_vec(),
             br#"{"__type": "NotAuthorizedException", "message": "no"}"#.to_vec(),
         ] {
-            let (page, _, calls) = call_with(vec![(400, failure), (200, ok.clone())], 3);
+            let (page, _, calls) = call_with(vec![(400, failure), (200, OK.to_vec())], 3);
             assert!(page.is_err());
             assert_eq!(calls, 1);
         }
-        // Attempts are bounded by max_attempts.
-        let (page, _, calls) = call_with(vec![(429, Vec::new())], 4);
-        assert!(page.unwrap_err().message.contains("HTTP 429"));
-        assert_eq!(calls, 4);
+        // A complete answer that is not JSON would be the same again.
+        let (page, _, calls) = call_with(vec![(200, b"<html>".to_vec()), (200, OK.to_vec())], 3);
+        assert!(page.is_err());
+        assert_eq!(calls, 1);
+    }
+
+    #[test]
+    fn throttling_is_retried_beyond_max_attempts_within_its_budget() {
+        for throttled in [
+            (400, THROTTLED.to_vec()),
+            (429, br#"{"message": "Too Many Requests"}"#.to_vec()),
+        ] {
+            let status = throttled.0;
+            let mut answers = vec![throttled; 6];
+            answers.push((200, OK.to_vec()));
+            let (page, _, calls) = call_with(answers, 2);
+            assert_eq!(page.map(|users| users.len()), Ok(1), "HTTP {status}");
+            assert_eq!(calls, 7, "HTTP {status}");
+        }
+        // Throttled attempts do not use up the attempts of other failures.
+        let answers = vec![
+            (400, THROTTLED.to_vec()),
+            (500, Vec::new()),
+            (400, THROTTLED.to_vec()),
+            (400, THROTTLED.to_vec()),
+            (500, Vec::new()),
+            (200, OK.to_vec()),
+        ];
+        let (page, _, calls) = call_with(answers, 3);
+        assert_eq!(page.map(|users| users.len()), Ok(1));
+        assert_eq!(calls, 6);
+    }
+
+    #[test]
+    fn the_throttling_budget_ends_it_and_says_so() {
+        let run = run(
+            vec![(400, THROTTLED.to_vec())],
+            1,
+            &[
+                ("max_attempts", "2"),
+                ("request_timeout_ms", "400"),
+                ("max_backoff_ms", "40"),
+            ],
+        );
+        let e = run.pages.into_iter().next().unwrap().unwrap_err();
+        assert_eq!(e.message, "TooManyRequestsException: Rate exceeded");
+        let detail = e.detail.unwrap();
+        assert!(detail.contains("throttled on "), "{detail}");
+        assert!(detail.contains("request_timeout_ms (400 ms)"), "{detail}");
+        // Many more attempts than max_attempts, for about the budget, not much longer.
+        assert!(run.bodies.len() > 5, "{} requests", run.bodies.len());
+        assert!(
+            run.elapsed >= Duration::from_millis(300),
+            "{:?}",
+            run.elapsed
+        );
+        assert!(
+            run.elapsed < Duration::from_millis(1500),
+            "{:?}",
+            run.elapsed
+        );
+        let attempts = format!("{} attempts over ", run.bodies.len());
+        assert!(detail.contains(&attempts), "{detail}");
+    }
+
+    /// A page of one user carrying `token`.
+    fn page_with(token: &str) -> Vec<u8> {
+        format!(r#"{{"Users": [{{"Username": "u{token}"}}], "PaginationToken": "{token}"}}"#)
+            .into_bytes()
+    }
+
+    #[test]
+    fn a_retry_sends_the_same_page_token() {
+        let run = run(
+            vec![
+                (200, page_with("t1")),
+                (500, Vec::new()),
+                (400, THROTTLED.to_vec()),
+                (0, Vec::new()),
+                (200, OK.to_vec()),
+            ],
+            2,
+            &[("max_attempts", "3")],
+        );
+        assert!(run.pages.iter().all(Result::is_ok));
+        assert!(run.finished);
+        assert_eq!(run.bodies.len(), 5);
+        assert!(
+            !run.bodies[0].contains("PaginationToken"),
+            "{}",
+            run.bodies[0]
+        );
+        for body in &run.bodies[1..] {
+            assert!(body.contains(r#""PaginationToken":"t1""#), "{body}");
+        }
+    }
+
+    #[test]
+    fn a_repeated_pagination_token_fails_instead_of_looping() {
+        let answers = vec![
+            (200, page_with("a")),
+            (200, page_with("b")),
+            (200, page_with("a")),
+        ];
+        let run = run(answers, 4, &[]);
+        assert!(run.pages[0].is_ok() && run.pages[1].is_ok());
+        let e = run.pages[2].as_ref().unwrap_err();
+        assert_eq!(e.code, ERRCODE_FDW_ERROR);
+        assert!(e.message.contains("http://127.0.0.1:9"), "{}", e.message);
+        assert!(
+            e.message.contains("pagination token it had already sent"),
+            "{}",
+            e.message
+        );
+        let detail = e.detail.as_deref().unwrap();
+        assert!(detail.contains("after 3 pages"), "{detail}");
+        // Asked again, the listing does not go on either.
+        assert!(run.pages[3].is_err() || run.bodies.len() == 3);
+    }
+
+    #[test]
+    fn waits_are_reported_as_network_or_rate() {
+        use crate::cognito::runtime::{Waiting, REPORTED};
+        REPORTED.with(|r| r.borrow_mut().clear());
+        // At 20 requests a second, the second request waits its turn.
+        let answers = vec![(200, page_with("t")), (200, page_with("u"))];
+        let run = run(answers, 2, &[("rate", "20")]);
+        assert!(run.pages.iter().all(Result::is_ok));
+        let reported = REPORTED.with(|r| r.borrow().clone());
+        assert_eq!(
+            reported,
+            [Waiting::Network, Waiting::Rate, Waiting::Network],
+            "the first request goes at once, the second waits for the rate"
+        );
     }
 
     #[derive(Debug, Clone)]

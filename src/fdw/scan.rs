@@ -18,14 +18,19 @@ use pgrx::prelude::*;
 
 use super::catalog;
 use crate::cognito::client::client_for;
+use crate::cognito::listing::limiter_for;
 use crate::cognito::runtime::{drop_in_runtime, wait};
-use crate::cognito::{estimate, CognitoClient, Listing, User};
+use crate::cognito::{estimate, rate, CognitoClient, Listing, User};
 use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
 use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown::{self, Operand, Requests};
 use crate::remote_plan::{RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
+
+/// Partition a full scan only when its share of the rate needs this many requests in flight:
+/// below it, one stream comes close and partitions' part-filled pages cost more than they gain.
+const PARTITION_FROM_STREAMS: usize = 3;
 
 struct ScanState {
     plan: RemotePlan,
@@ -193,6 +198,12 @@ unsafe fn open(
 ) -> Remote {
     let (plan, settings) = (&state.plan, &state.settings);
     let (client, server) = (&connection.client, connection.server);
+    // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
+    let data_dir = CStr::from_ptr(pg_sys::DataDir)
+        .to_string_lossy()
+        .into_owned();
+    rate::attach(std::path::Path::new(&data_dir));
+    let limiter = limiter_for(client, settings.requests_per_second);
     let chosen = plan
         .candidates
         .iter()
@@ -213,7 +224,6 @@ unsafe fn open(
     let listing = |filters: Vec<Option<String>>, page_size: i32| {
         Listing::new(
             client,
-            server,
             filters,
             page_size,
             concurrency,
@@ -282,6 +292,14 @@ unsafe fn open(
             if !(settings.parallel_scan && !plan.limited && connection.use_remote_estimate) {
                 return sequential();
             }
+            // Counted as listing from now, so that scans starting together see each other
+            // when they choose their streams below.
+            limiter.hold();
+            // Partitions cost a part-filled page each: worth it only when reaching this scan's
+            // share of the rate needs several requests in flight.
+            let large = |users: Option<u64>| {
+                large(users) && limiter.streams() >= PARTITION_FROM_STREAMS
+            };
             if estimate::is_fresh(&connection.pool) {
                 return if large(estimate::known(&connection.pool)) {
                     partitioned()

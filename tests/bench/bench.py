@@ -22,6 +22,7 @@ import urllib.request
 from pathlib import Path
 
 import boto3
+import botocore.config
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,6 +134,16 @@ def setup(args, state, picked):
                          endpoint_url {lit(args.proxy)} {extra})""")
             conn.execute(f"create foreign table {server}_users ({COLUMNS}) "
                          f"server {server} options (object 'users')")
+        if "shared" in state["pools"]:
+            for server, options in SERVERS.items():
+                conn.execute(f"""create server {server}_shared foreign data wrapper cognito_wrapper
+                    options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
+                             region {lit(state['region'])},
+                             user_pool_id {lit(state['pools']['shared']['id'])},
+                             endpoint_url {lit(args.proxy)} {options})""")
+                conn.execute(f"create foreign table {server}_shared_users ({COLUMNS}) "
+                             f"server {server}_shared options (object 'users')")
+                conn.execute(f"analyze {server}_shared_users")
         conn.execute("create table local_names (name text primary key)")
         with conn.cursor() as cur:
             cur.executemany("insert into local_names values (%s)",
@@ -162,6 +173,107 @@ def run_one(args, sql):
             rows, elapsed = None, "timeout"
         stats = proxy_call(args.proxy, "stats")
     return elapsed, rows, stats
+
+
+def concurrent_scans(args, table, sessions, other_rate=0, state=None):
+    """SESSIONS full scans of TABLE at once, each in its own connection, while (if OTHER_RATE)
+    another client sends OTHER_RATE ListUsers requests a second through the proxy. Returns
+    (seconds, [(count, distinct) or error text per session], proxy stats delta, other
+    client's requests and throttled answers)."""
+    import threading
+    conns = [connect(args, args.dbname) for _ in range(sessions)]
+    for c in conns:
+        c.execute(f"set statement_timeout = '{args.timeout}s'")
+        c.execute("select 1")
+    results = [None] * sessions
+    stop = threading.Event()
+    other = {"sent": 0, "throttled": 0}
+
+    def other_client():
+        client = boto3.client(
+            "cognito-idp", endpoint_url=args.proxy, region_name=state["region"],
+            aws_access_key_id="AKIAOTHERCLIENT", aws_secret_access_key="x",
+            config=botocore.config.Config(retries={"total_max_attempts": 1}))
+        interval, nxt = 1.0 / other_rate, time.monotonic()
+        pool = state["pools"]["main"]["id"]
+        lock = threading.Lock()
+
+        def one():
+            try:
+                client.list_users(UserPoolId=pool, Limit=1)
+            except client.exceptions.TooManyRequestsException:
+                with lock:
+                    other["throttled"] += 1
+            except Exception:  # noqa: BLE001 - the other client's failures are not ours
+                pass
+
+        while not stop.is_set():
+            threading.Thread(target=one, daemon=True).start()
+            other["sent"] += 1
+            nxt += interval
+            time.sleep(max(0.0, nxt - time.monotonic()))
+
+    def scan(i):
+        try:
+            results[i] = conns[i].execute(
+                f"select count(*), count(distinct username) from {table}").fetchone()
+        except psycopg.Error as err:
+            results[i] = f"{type(err).__name__}: {err.diag.message_primary}"
+
+    background = None
+    if other_rate:
+        background = threading.Thread(target=other_client, daemon=True)
+        background.start()
+        time.sleep(2.0)  # the other client is steady before the scan starts
+    proxy_call(args.proxy, "reset", "POST")
+    other_before = dict(other)
+    threads = [threading.Thread(target=scan, args=(i,)) for i in range(sessions)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - start
+    stats = proxy_call(args.proxy, "stats")
+    stop.set()
+    if background:
+        background.join()
+    for c in conns:
+        c.close()
+    other_delta = {k: other[k] - other_before[k] for k in other}
+    return elapsed, results, stats, other_delta
+
+
+def shared_quota(args, state):
+    """The runs of docs/benchmarks.md's shared-quota table: rows of markdown and failures."""
+    rows, failures = [], []
+    users = state["pools"]["shared"]["users"]
+    pages = -(-users // 60)
+    main_pages = -(-state["pools"]["main"]["users"] // 60)
+    rate = proxy_call(args.proxy, "config")["rate"] or 30
+    runs = [
+        ("4 concurrent full scans", "shared_users", 4, 0, 4 * pages / rate),
+        ("full scan while another client uses 20/s", "shared_users", 1, 20,
+         pages / max(1, rate - 20)),
+    ]
+    for name, table, sessions, other_rate, bound in runs:
+        for server in SERVERS:
+            time.sleep(args.pause)
+            elapsed, results, stats, other = concurrent_scans(
+                args, f"{server}_{table}", sessions, other_rate, state)
+            ours = stats["by_target"].get("ListUsers", 0) - other["sent"]
+            exact = all(r == (users, users) for r in results)
+            if not exact:
+                failures.append(f"{name} ({server}): {results}")
+            throttled_ours = stats["throttled"] - other["throttled"]
+            print(f"bench: {name:<42} {server:<8} {elapsed:6.2f} s  requests {ours} "
+                  f"(throttled {throttled_ours})  results {results}", file=sys.stderr)
+            rows.append(f"| {name} | {server} | {elapsed:.2f} | {bound:.2f} "
+                        f"| {elapsed / bound:.2f}× | {ours} ({throttled_ours} throttled) "
+                        f"| {'every user once' if exact else 'FAILED: ' + str(results)} |")
+    header = ("| run | server | seconds | bound s | ratio | our ListUsers requests "
+              "| result |\n|---|---|---:|---:|---:|---:|---|\n")
+    return header + "\n".join(rows) + "\n", failures, main_pages / rate
 
 
 def fmt_s(v):
@@ -202,6 +314,8 @@ def main():
     args = ap.parse_args()
 
     state = json.loads(Path(args.state).read_text())
+    if "plain" in state["pools"]:
+        state["pools"]["shared"] = state["pools"]["plain"]
     picked = pick_users(state, state["endpoint"])
     print(f"bench: middle user {picked['username']} <{picked['email']}> sub {picked['sub']}; "
           f"join names {picked['spread'][0]} .. {picked['spread'][-1]}", file=sys.stderr)
@@ -246,6 +360,12 @@ def main():
             failures.append(f"{row['query']}: {row['rows']} rows, expected "
                             f"{expected[row['query']]}")
 
+    shared_table, lone_bound = "", None
+    if "shared" in state["pools"]:
+        shared_table, shared_failures, lone_bound = shared_quota(args, state)
+        failures += shared_failures
+        print(shared_table)
+
     header = ("| query | rows | wrapper s | wrapper requests | baseline s | baseline requests "
               "| speed-up |\n|---|---:|---:|---:|---:|---:|---:|\n")
     table = header + "".join(
@@ -269,9 +389,32 @@ def main():
         print(f"bench: {args.out} left as it was", file=sys.stderr)
         return 1
 
-    write_doc(args, state, picked, proxy_config, server_version, ext_version, table)
+    if lone_bound:
+        lone = results[0]["wrapper"]["seconds"]
+        shared_table += (f"\nA lone full scan of {state['pools']['main']['users']} users (the first "
+                         f"row of the table above): {fmt_s(lone)} s against the quota's bound of "
+                         f"{lone_bound:.2f} s"
+                         + (f", {lone / lone_bound:.2f}×" if not isinstance(lone, str) else "")
+                         + ".\n")
+    write_doc(args, state, picked, proxy_config, server_version, ext_version,
+              table + ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
+                  users=state["pools"]["shared"]["users"]) + shared_table
+                       if shared_table else ""))
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 0
+
+
+SHARED_TEXT = """Several clients under the one quota (30 ListUsers requests per rolling second,
+as AWS meters them per account and region), on a pool of {users} users: four sessions
+scanning it at once, and one session scanning it while another client (boto3, outside the
+cluster, through the same proxy) steadily sends 20 requests a second. *bound*: the time the
+quota allows for full pages (4 x pages / 30 per s; pages / the 10 per s left). *ratio*:
+seconds / bound. *requests*: ListUsers requests of the sessions, throttled ones included.
+The other client does not slow down: beyond the quota the proxy refuses whichever request
+comes next, its own or ours, so a scan that keeps retrying can take more than the 10 per s
+left (the bound of that row is then not a floor).
+
+"""
 
 
 def write_doc(args, state, picked, proxy_config, server_version, ext_version, table):
@@ -308,7 +451,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 - Command: `{args.command}`
 - Revision: {git_revision()}; extension `wrappers` {ext_version} on PostgreSQL {server_version}
 - Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory']} memory, Linux {m['kernel']}
-- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main`), 60 per page
+- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain`), 60 per page
 - Proxy: {proxy_on}
 - Servers: `wrapper` with {wrapper_opts}; `baseline` with `pushdown 'false', parallel_scan 'off'`
 - Each query runs once per server, in a fresh connection after a warm-up `select 1`, with

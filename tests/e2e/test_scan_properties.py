@@ -266,8 +266,8 @@ def test_aws_errors_carry_the_request_id_and_timeouts_say_so(pg_env, db, state, 
         elapsed = time.monotonic() - start
         assert err.value.diag.message_primary == (
             f"Cognito ListUsers request to {silent_url} timed out after 500 ms")
-        assert err.value.diag.message_detail == (
-            "No answer within request_timeout_ms (500 ms) on up to 2 attempts (max_attempts).")
+        assert err.value.diag.message_detail.startswith(
+            "No answer within request_timeout_ms (500 ms) on 2 attempts (max_attempts) over ")
         figure(f"timeout: 2 attempts of 500 ms at a silent endpoint failed after {elapsed:.2f} s")
         # Both attempts waited their 500 ms; far less than the 60 s the server had before.
         assert 1.0 <= elapsed < 10

@@ -13,10 +13,12 @@ create foreign table missing (username text) server missing_pool options (object
 \set VERBOSITY terse
 select * from missing;
 \echo :LAST_ERROR_SQLSTATE
--- nothing listens at the endpoint
+-- nothing listens at the endpoint: a refused connection is retried (max_attempts), and the
+-- error says so in words of its own (the DETAIL, not shown here, adds the time and the cause)
 create server nobody_home foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
-           user_pool_id :'main_pool', endpoint_url 'http://127.0.0.1:1', max_attempts '1');
+           user_pool_id :'main_pool', endpoint_url 'http://127.0.0.1:1', max_attempts '2',
+           max_backoff_ms '10', use_remote_estimate 'false');
 create foreign table refused (username text) server nobody_home options (object 'users');
 select * from refused;
 \echo :LAST_ERROR_SQLSTATE
