@@ -111,7 +111,6 @@ impl Drop for ScanState {
 /// Where this scan's requests go, resolved once at Begin.
 struct Connection {
     client: CognitoClient,
-    server: u32,
     pool: estimate::PoolKey,
     use_remote_estimate: bool,
 }
@@ -197,7 +196,7 @@ unsafe fn open(
     econtext: *mut pg_sys::ExprContext,
 ) -> Remote {
     let (plan, settings) = (&state.plan, &state.settings);
-    let (client, server) = (&connection.client, connection.server);
+    let client = &connection.client;
     // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
     let data_dir = CStr::from_ptr(pg_sys::DataDir)
         .to_string_lossy()
@@ -297,9 +296,8 @@ unsafe fn open(
             limiter.hold();
             // Partitions cost a part-filled page each: worth it only when reaching this scan's
             // share of the rate needs several requests in flight.
-            let large = |users: Option<u64>| {
-                large(users) && limiter.streams() >= PARTITION_FROM_STREAMS
-            };
+            let large =
+                |users: Option<u64>| large(users) && limiter.streams() >= PARTITION_FROM_STREAMS;
             if estimate::is_fresh(&connection.pool) {
                 return if large(estimate::known(&connection.pool)) {
                     partitioned()
@@ -437,7 +435,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
             catalog::server_settings(server_oid, &server, check_as_user(node)).or_raise();
         state.connection = Some(Connection {
             client: client_for(server_oid.to_u32(), &settings, &secret),
-            server: server_oid.to_u32(),
             pool: estimate::PoolKey::of(&server.1),
             use_remote_estimate: use_remote_estimate(&server.1),
         });
