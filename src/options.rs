@@ -1203,7 +1203,7 @@ mod tests {
         let s = ScanSettings::resolve(&owner, &greedy);
         assert_eq!((s.requests_per_second, s.max_concurrent_requests), (5, 1));
         let s = ScanSettings::resolve(&[], &greedy);
-        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (25, 8));
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (30, 8));
         let modest = opts(&[
             ("requests_per_second", "2"),
             ("max_concurrent_requests", "3"),
