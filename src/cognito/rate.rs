@@ -123,9 +123,19 @@ impl Slot {
     /// a full scan waits for; a lookup's answer comes back faster and would make a full scan
     /// take too few streams).
     pub fn succeeded(&self, ceiling: u32, full_page_rtt: Option<Duration>) {
-        let rate = self.current_rate(ceiling);
-        // Each success adds INCREASE/rate, so a second at full pace adds INCREASE.
-        self.store_rate((rate + INCREASE / rate).min(f64::from(ceiling.max(1))));
+        // Only a throttled quota has a rate of its own (0: none, each scan's ceiling holds):
+        // a scan with a low ceiling must not cap the others'. Each success adds INCREASE/rate,
+        // so a second at full pace adds INCREASE; back at this scan's ceiling, the quota is
+        // no longer known to be throttled.
+        if self.rate_milli.load(Relaxed) != 0 {
+            let rate = self.current_rate(ceiling);
+            let raised = rate + INCREASE / rate;
+            if raised >= f64::from(ceiling.max(1)) {
+                self.rate_milli.store(0, Relaxed);
+            } else {
+                self.store_rate(raised);
+            }
+        }
         let Some(rtt) = full_page_rtt else {
             return;
         };
@@ -452,6 +462,7 @@ mod tests {
         }
         assert_eq!(s.rate(30), 30.0);
         assert_eq!(s.rate(10), 10.0, "a lower ceiling wins");
+        assert_eq!(s.rate(1000), 1000.0, "and does not cap a higher one");
         for i in 0..40 {
             s.throttled(t0 + (2 + i) * 1_000 * MS, 30);
         }
