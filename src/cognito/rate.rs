@@ -119,11 +119,26 @@ impl Slot {
         }
     }
 
-    /// A request succeeded after `rtt`: speed up a little and learn the round trip.
-    pub fn succeeded(&self, ceiling: u32, rtt: Duration) {
-        let rate = self.current_rate(ceiling);
-        // Each success adds INCREASE/rate, so a second at full pace adds INCREASE.
-        self.store_rate((rate + INCREASE / rate).min(f64::from(ceiling.max(1))));
+    /// A request succeeded: speed up a little, and learn the round trip of a full page (what
+    /// a full scan waits for; a lookup's answer comes back faster and would make a full scan
+    /// take too few streams).
+    pub fn succeeded(&self, ceiling: u32, full_page_rtt: Option<Duration>) {
+        // Only a throttled quota has a rate of its own (0: none, each scan's ceiling holds):
+        // a scan with a low ceiling must not cap the others'. Each success adds INCREASE/rate,
+        // so a second at full pace adds INCREASE; back at this scan's ceiling, the quota is
+        // no longer known to be throttled.
+        if self.rate_milli.load(Relaxed) != 0 {
+            let rate = self.current_rate(ceiling);
+            let raised = rate + INCREASE / rate;
+            if raised >= f64::from(ceiling.max(1)) {
+                self.rate_milli.store(0, Relaxed);
+            } else {
+                self.store_rate(raised);
+            }
+        }
+        let Some(rtt) = full_page_rtt else {
+            return;
+        };
         let sample = rtt.as_micros().min(60_000_000) as u64;
         let old = self.rtt_us.load(Relaxed);
         let new = if old == 0 {
@@ -357,8 +372,8 @@ impl Limiter {
         self.slot.throttled(now(), self.ceiling);
     }
 
-    pub fn succeeded(&self, rtt: Duration) {
-        self.slot.succeeded(self.ceiling, rtt);
+    pub fn succeeded(&self, full_page_rtt: Option<Duration>) {
+        self.slot.succeeded(self.ceiling, full_page_rtt);
     }
 
     /// Requests this scan should keep in flight now.
@@ -437,16 +452,17 @@ mod tests {
         // A second of successes at the current pace adds about INCREASE.
         let before = s.rate(30);
         for _ in 0..before.round() as usize {
-            s.succeeded(30, Duration::from_millis(100));
+            s.succeeded(30, Some(Duration::from_millis(100)));
         }
         let gained = s.rate(30) - before;
         assert!((2.5..3.5).contains(&gained), "{gained}");
         // Never above the ceiling, never below the floor.
         for _ in 0..1000 {
-            s.succeeded(30, Duration::from_millis(100));
+            s.succeeded(30, Some(Duration::from_millis(100)));
         }
         assert_eq!(s.rate(30), 30.0);
         assert_eq!(s.rate(10), 10.0, "a lower ceiling wins");
+        assert_eq!(s.rate(1000), 1000.0, "and does not cap a higher one");
         for i in 0..40 {
             s.throttled(t0 + (2 + i) * 1_000 * MS, 30);
         }
@@ -472,14 +488,17 @@ mod tests {
         let t0 = 80_000 * MS;
         // Nothing measured yet: 150 ms at 30/s, plus a quarter: 6 requests in flight.
         assert_eq!(s.streams(t0, 30), 6);
-        s.succeeded(30, Duration::from_millis(40));
+        s.succeeded(30, Some(Duration::from_millis(40)));
         assert_eq!(s.round_trip(), Duration::from_millis(40));
         assert_eq!(s.streams(t0, 30), 2);
-        s.succeeded(30, Duration::from_millis(200));
+        s.succeeded(30, Some(Duration::from_millis(200)));
         assert_eq!(s.round_trip(), Duration::from_micros(60_000));
         for _ in 0..50 {
-            s.succeeded(30, Duration::from_millis(160));
+            s.succeeded(30, Some(Duration::from_millis(160)));
         }
+        assert_eq!(s.streams(t0, 30), 6);
+        // A lookup's quick answer says nothing of a full page's round trip.
+        s.succeeded(30, None);
         assert_eq!(s.streams(t0, 30), 6);
         for pid in [1, 2, 3, 2] {
             s.hold(t0, pid);

@@ -140,7 +140,8 @@ impl UserPager {
                 .await;
             let err = match result {
                 Ok(output) => {
-                    limiter.succeeded(sent.elapsed());
+                    let full = output.users().len() >= self.page_size.max(1) as usize;
+                    limiter.succeeded(full.then(|| sent.elapsed()));
                     break output;
                 }
                 Err(err) => err,
