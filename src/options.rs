@@ -196,11 +196,12 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "parallel_scan",
         places: SCAN_PLACES,
-        kind: Kind::Choice(&["auto", "off"]),
+        kind: Kind::Choice(&["auto", "on", "off"]),
         required: false,
         default: Some("auto"),
         doc: "Split an unfiltered scan of a large pool into 16 partitions by `sub` prefix, \
-              read concurrently.",
+              read concurrently: `auto` when reaching the rate needs several requests in \
+              flight, `on` whenever the pool is large, `off` never.",
     },
     OptionSpec {
         name: "max_concurrent_requests",
@@ -706,7 +707,10 @@ fn parse_bool(value: &str) -> Option<bool> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ScanSettings {
     pub pushdown: bool,
+    /// `parallel_scan` is not `off`: a large pool may be partitioned.
     pub parallel_scan: bool,
+    /// `parallel_scan 'on'`: a large pool is partitioned whatever the rate needs.
+    pub always_partition: bool,
     pub max_concurrent_requests: u32,
     pub requests_per_second: u32,
 }
@@ -735,6 +739,7 @@ impl ScanSettings {
         ScanSettings {
             pushdown: parse_bool(&get("pushdown")).unwrap_or(true),
             parallel_scan: get("parallel_scan") != "off",
+            always_partition: get("parallel_scan") == "on",
             max_concurrent_requests: limit("max_concurrent_requests"),
             requests_per_second: limit("requests_per_second"),
         }
@@ -748,7 +753,11 @@ impl ScanSettings {
             "max_concurrent_requests {}, requests_per_second {}, parallel_scan {}",
             self.max_concurrent_requests,
             self.requests_per_second,
-            if self.parallel_scan { "auto" } else { "off" }
+            match (self.parallel_scan, self.always_partition) {
+                (false, _) => "off",
+                (true, true) => "on",
+                (true, false) => "auto",
+            }
         )
     }
 }
@@ -1182,6 +1191,7 @@ mod tests {
             ScanSettings {
                 pushdown: true,
                 parallel_scan: true,
+                always_partition: false,
                 max_concurrent_requests: 8,
                 requests_per_second: 30
             }
@@ -1190,6 +1200,10 @@ mod tests {
         let table = opts(&[("pushdown", "on"), ("parallel_scan", "off")]);
         let s = ScanSettings::resolve(&server, &table);
         assert!(s.pushdown && !s.parallel_scan);
+        let on = ScanSettings::resolve(&[], &opts(&[("parallel_scan", "On")]));
+        assert!(on.parallel_scan && on.always_partition);
+        assert!(on.describe().ends_with("parallel_scan on"));
+        assert!(!ScanSettings::resolve(&[], &[]).always_partition);
         assert_eq!(s.requests_per_second, 10);
         // The server's limits (or the defaults) are a ceiling a table can only go below.
         let owner = opts(&[
@@ -1216,7 +1230,11 @@ mod tests {
             &opts(&[("object", "users"), ("parallel_scan", "always")]),
         )
         .unwrap_err();
-        assert!(err.message.contains("one of auto, off"), "{}", err.message);
+        assert!(
+            err.message.contains("one of auto, on, off"),
+            "{}",
+            err.message
+        );
         assert!(validate(
             Place::Table,
             &opts(&[("object", "users"), ("pushdown", "maybe")])

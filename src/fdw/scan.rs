@@ -296,8 +296,10 @@ unsafe fn open(
             limiter.hold();
             // Partitions cost a part-filled page each: worth it only when reaching this scan's
             // share of the rate needs several requests in flight.
-            let large =
-                |users: Option<u64>| large(users) && limiter.streams() >= PARTITION_FROM_STREAMS;
+            let large = |users: Option<u64>| {
+                large(users)
+                    && (settings.always_partition || limiter.streams() >= PARTITION_FROM_STREAMS)
+            };
             if estimate::is_fresh(&connection.pool) {
                 return if large(estimate::known(&connection.pool)) {
                     partitioned()

@@ -21,7 +21,9 @@ def throttled_scan(pg_env, db, state, fault_proxy, pool):
         install_wrapper(conn)
         create_table(conn, "flaky", state["pools"][pool]["id"], url, state["region"],
                      extra=", max_attempts '8', max_backoff_ms '200', "
-                           "requests_per_second '200'")
+                           "requests_per_second '200'"
+                           # the big pool's scan must be partitioned, whatever the round trip
+                           + (", parallel_scan 'on'" if pool == "big" else ""))
         plan = [r[0].strip() for r in conn.execute(
             "explain (analyze, costs off, timing off, summary off) "
             "select username from flaky_users").fetchall()]
