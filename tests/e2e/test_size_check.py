@@ -20,11 +20,11 @@ def faults_on_describe_only(proxy):
     DescribeUserPool, so that the scan's own ListUsers requests stay clean."""
     decide = proxy.begin
 
-    def begin(target):
-        cfg, fault, rate_limited = decide(target)
+    def begin(target, signer):
+        cfg, fault, rate_limited, verdict = decide(target, signer)
         if not target.endswith(".DescribeUserPool"):
             fault = None
-        return cfg, fault, rate_limited
+        return cfg, fault, rate_limited, verdict
 
     proxy.begin = begin
 
