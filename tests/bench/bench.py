@@ -124,25 +124,22 @@ def setup(args, state, picked):
         conn.execute("create foreign data wrapper cognito_wrapper "
                      "handler extensions.cognito_fdw_handler "
                      "validator extensions.cognito_fdw_validator")
-        for server, options in SERVERS.items():
-            extra = options + (f", {args.wrapper_options}" if server == "wrapper"
-                               and args.wrapper_options else "")
+        def create(server, pool, options):
             conn.execute(f"""create server {server} foreign data wrapper cognito_wrapper
                 options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
                          region {lit(state['region'])},
-                         user_pool_id {lit(state['pools']['main']['id'])},
-                         endpoint_url {lit(args.proxy)} {extra})""")
+                         user_pool_id {lit(state['pools'][pool]['id'])},
+                         endpoint_url {lit(args.proxy)} {options})""")
             conn.execute(f"create foreign table {server}_users ({COLUMNS}) "
                          f"server {server} options (object 'users')")
+
+        for server, options in SERVERS.items():
+            extra = options + (f", {args.wrapper_options}" if server == "wrapper"
+                               and args.wrapper_options else "")
+            create(server, "main", extra)
         if "shared" in state["pools"]:
             for server, options in SERVERS.items():
-                conn.execute(f"""create server {server}_shared foreign data wrapper cognito_wrapper
-                    options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
-                             region {lit(state['region'])},
-                             user_pool_id {lit(state['pools']['shared']['id'])},
-                             endpoint_url {lit(args.proxy)} {options})""")
-                conn.execute(f"create foreign table {server}_shared_users ({COLUMNS}) "
-                             f"server {server}_shared options (object 'users')")
+                create(f"{server}_shared", "shared", options)
                 conn.execute(f"analyze {server}_shared_users")
         conn.execute("create table local_names (name text primary key)")
         with conn.cursor() as cur:
