@@ -103,12 +103,7 @@ fn remember(pool: &PoolKey, users: Option<u64>) {
 mod tests {
     use super::*;
 
-    fn options(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::options::tests::opts as options;
 
     #[test]
     fn an_estimate_belongs_to_its_pool_not_its_server() {
