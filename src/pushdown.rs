@@ -244,11 +244,14 @@ pub fn write_filter(attribute: &str, op: Op, value: &str) -> Option<String> {
     (filter.chars().count() <= MAX_FILTER_LEN).then_some(filter)
 }
 
+/// The attribute that partitions a pool.
+pub const PARTITION_ATTRIBUTE: &str = "sub";
+
 /// The 16 filters that split a pool by the first hex digit of `sub` (a lowercase UUID).
 pub fn sub_partitions() -> Vec<Option<String>> {
     "0123456789abcdef"
         .chars()
-        .map(|c| Some(format!("sub ^= \"{c}\"")))
+        .map(|c| Some(format!("{PARTITION_ATTRIBUTE} ^= \"{c}\"")))
         .collect()
 }
 

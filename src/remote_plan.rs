@@ -63,13 +63,23 @@ impl RemotePlan {
         })
     }
 
+    /// The attributes to ask for when the filters sent are on `filtered_on` (None: no
+    /// filter); None asks for all of them.
+    pub fn attributes_to_get(&self, filtered_on: Option<&str>) -> Option<Vec<String>> {
+        match self.object {
+            Object::Users => crate::objects::users::attributes_to_get(&self.columns, filtered_on),
+        }
+    }
+
     /// What EXPLAIN shows of the plan: label and value, in order. `parallel_scan` is the
     /// option's value for this run; `param` names the plan's parameter `n` as PostgreSQL's
-    /// own EXPLAIN does (`$1`, `n.name`).
+    /// own EXPLAIN does (`$1`, `n.name`). `ran`: what the latest run asked for (EXPLAIN
+    /// ANALYZE), which follows what could be sent; otherwise what the plan expects to ask.
     pub fn describe(
         &self,
         parallel_scan: bool,
         param: &dyn Fn(usize) -> String,
+        ran: Option<Ran>,
     ) -> Vec<(&'static str, Shown)> {
         let operation = match self.object {
             Object::Users => "ListUsers",
@@ -85,9 +95,27 @@ impl RemotePlan {
             )),
             None => {}
         }
-        lines.push(("Cognito Page Size", Shown::Integer(self.page_size.into())));
+        let (attributes, page_size) = match ran {
+            Some(ran) => (ran.attributes, ran.page_size),
+            None => (
+                self.attributes_to_get(self.candidates.first().map(|c| c.attribute.as_str())),
+                self.page_size,
+            ),
+        };
+        // Shown only when fewer than all are asked for.
+        if let Some(attributes) = attributes {
+            lines.push(("Cognito Attributes", Shown::Text(attributes.join(", "))));
+        }
+        lines.push(("Cognito Page Size", Shown::Integer(page_size.into())));
         lines
     }
+}
+
+/// What a run of the scan asked for, where it may differ from the plan's expectation.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub page_size: i32,
+    pub attributes: Option<Vec<String>>,
 }
 
 /// A value EXPLAIN shows: text, or a number that stays a number in FORMAT JSON and YAML.
@@ -133,7 +161,7 @@ mod tests {
         )]);
         assert_eq!(RemotePlan::decode(&plan.encode()).unwrap(), plan);
         let shown: Vec<String> = plan
-            .describe(true, &|n| format!("$p{n}"))
+            .describe(true, &|n| format!("$p{n}"), None)
             .iter()
             .map(|(k, v)| format!("{k}: {v}"))
             .collect();
@@ -146,7 +174,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            plan.describe(true, &|_| String::new())[2],
+            plan.describe(true, &|_| String::new(), None)[2],
             ("Cognito Page Size", Shown::Integer(60))
         );
         assert!(RemotePlan::decode("{").is_err());

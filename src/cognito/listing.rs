@@ -33,6 +33,7 @@ impl Listing {
     pub fn new(
         client: &CognitoClient,
         filters: Vec<Option<String>>,
+        attributes: Option<Vec<String>>,
         page_size: i32,
         max_in_flight: usize,
         requests_per_second: u32,
@@ -42,7 +43,7 @@ impl Listing {
             max_in_flight: max_in_flight.max(1),
             waiting: filters
                 .into_iter()
-                .map(|filter| UserPager::new(client.clone(), page_size, filter))
+                .map(|filter| UserPager::new(client.clone(), page_size, filter, attributes.clone()))
                 .collect(),
             in_flight: FuturesUnordered::new(),
             requests: 0,

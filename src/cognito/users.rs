@@ -53,6 +53,8 @@ pub struct UserPager {
     client: CognitoClient,
     page_size: i32,
     filter: Option<String>,
+    /// `AttributesToGet`: None asks for every attribute.
+    attributes: Option<Vec<String>>,
     token: Option<String>,
     /// Hashes of the tokens this listing has received: one coming back means the server is
     /// looping (a listing ends only when no token comes back, so it would never end).
@@ -93,11 +95,17 @@ fn backoff(first: Duration, n: u32, max: Duration) -> Duration {
 }
 
 impl UserPager {
-    pub fn new(client: CognitoClient, page_size: i32, filter: Option<String>) -> UserPager {
+    pub fn new(
+        client: CognitoClient,
+        page_size: i32,
+        filter: Option<String>,
+        attributes: Option<Vec<String>>,
+    ) -> UserPager {
         UserPager {
             client,
             page_size,
             filter,
+            attributes,
             token: None,
             tokens_seen: HashSet::new(),
             finished: false,
@@ -135,6 +143,7 @@ impl UserPager {
                 .user_pool_id(&self.client.user_pool_id)
                 .limit(self.page_size)
                 .set_filter(self.filter.clone())
+                .set_attributes_to_get(self.attributes.clone())
                 .set_pagination_token(self.token.clone())
                 .send()
                 .await;
@@ -318,7 +327,7 @@ mod properties {
             .map_or(10_000, |(_, v)| v.parse().expect("a number"));
         let key = format!("test {:?}", std::thread::current().id());
         let limiter = Limiter::new(&key, "us-east-1", rate);
-        let mut pager = UserPager::new(client, 60, None);
+        let mut pager = UserPager::new(client, 60, None, None);
         let started = std::time::Instant::now();
         let pages = (0..calls)
             .map(|_| runtime.block_on(pager.next_page(&limiter)))

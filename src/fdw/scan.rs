@@ -26,7 +26,7 @@ use crate::error::{FdwError, OrRaise};
 use crate::objects::Item;
 use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown::{self, Operand, Requests};
-use crate::remote_plan::{RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
+use crate::remote_plan::{Ran, RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
 
 /// Partition a full scan only when its share of the rate needs this many requests in flight:
 /// below it, one stream comes close and partitions' part-filled pages cost more than they gain.
@@ -60,7 +60,7 @@ struct ScanState {
 
 struct LastRun {
     sent: String,
-    page_size: i32,
+    asked: Ran,
 }
 
 /// Scan states alive in this backend. Between statements it is 0; anything else is a leak.
@@ -128,6 +128,8 @@ struct Remote {
     filters: Vec<String>,
     /// Users asked per page.
     page_size: i32,
+    /// The attributes asked for (`AttributesToGet`); None: all.
+    attributes: Option<Vec<String>>,
     /// Requests of a listing begun and then dropped for a better one (see `open`).
     discarded_requests: u64,
 }
@@ -220,27 +222,35 @@ unsafe fn open(
     } else {
         settings.max_concurrent_requests as usize
     };
-    let listing = |filters: Vec<Option<String>>, page_size: i32| {
-        Listing::new(
-            client,
-            filters,
+    // `filtered_on`: the attribute the filters are on, which every user they return holds.
+    let remote = |filters: Vec<Option<String>>,
+                  filtered_on: Option<&str>,
+                  page_size: i32,
+                  sent: String,
+                  written| {
+        let attributes = plan.attributes_to_get(filtered_on);
+        Remote {
+            listing: Listing::new(
+                client,
+                filters,
+                attributes.clone(),
+                page_size,
+                concurrency,
+                settings.requests_per_second,
+            ),
             page_size,
-            concurrency,
-            settings.requests_per_second,
-        )
-    };
-    let remote = |filters: Vec<Option<String>>, page_size: i32, sent: String, written| Remote {
-        listing: listing(filters, page_size),
-        page_size,
-        page: VecDeque::new(),
-        seen: None,
-        sent,
-        filters: written,
-        discarded_requests: 0,
+            attributes,
+            page: VecDeque::new(),
+            seen: None,
+            sent,
+            filters: written,
+            discarded_requests: 0,
+        }
     };
     match chosen {
         Some((_, Requests::Nothing)) => remote(
             Vec::new(),
+            None,
             MAX_PAGE_SIZE,
             "nothing: no value can match".to_owned(),
             Vec::new(),
@@ -256,7 +266,14 @@ unsafe fn open(
             };
             let written: Vec<String> = filters.iter().flatten().cloned().collect();
             let fan_out = filters.len() > 1;
-            let mut remote = remote(filters, page_size, written.join(", "), written);
+            let attribute = plan.candidates[index].attribute.as_str();
+            let mut remote = remote(
+                filters,
+                Some(attribute),
+                page_size,
+                written.join(", "),
+                written,
+            );
             remote.seen = fan_out.then(HashSet::new);
             remote
         }
@@ -272,6 +289,7 @@ unsafe fn open(
             let sequential = || {
                 remote(
                     vec![None],
+                    None,
                     page_size,
                     "none".to_owned(),
                     vec!["none".to_owned()],
@@ -282,6 +300,7 @@ unsafe fn open(
                 let written = filters.iter().flatten().cloned().collect();
                 remote(
                     filters,
+                    Some(pushdown::PARTITION_ATTRIBUTE),
                     MAX_PAGE_SIZE,
                     "16 partitions by sub prefix".to_owned(),
                     written,
@@ -476,7 +495,10 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
         }
         state.last_run = Some(LastRun {
             sent: remote.sent.clone(),
-            page_size: remote.page_size,
+            asked: Ran {
+                page_size: remote.page_size,
+                attributes: remote.attributes.clone(),
+            },
         });
         state.remote = Some(remote);
     }
@@ -574,13 +596,13 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
         _ => format!("${}", n + 1),
     };
     let run = state.last_run.as_ref();
-    for (label, value) in state.plan.describe(state.settings.parallel_scan, &param) {
+    let ran = run.filter(|_| (*es).analyze).map(|r| r.asked.clone());
+    for (label, value) in state
+        .plan
+        .describe(state.settings.parallel_scan, &param, ran)
+    {
         let label = std::ffi::CString::new(label).unwrap_or_default();
         match (label.as_c_str(), value) {
-            // What this run used: the page size follows what could be sent.
-            (l, _) if l == c"Cognito Page Size" && run.is_some() && (*es).analyze => {
-                integer(l, run.map_or(0, |r| r.page_size.into()));
-            }
             (l, Shown::Integer(n)) => integer(l, n),
             (l, Shown::Text(text)) => property(l, text),
         }

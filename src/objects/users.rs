@@ -134,6 +134,39 @@ fn describe(field: &Field) -> String {
     }
 }
 
+/// Every user has a `sub`: Cognito makes it when the user is created.
+const ALWAYS_SET: &str = "sub";
+
+/// The attributes to ask ListUsers for (`AttributesToGet`), or None for all of them.
+///
+/// Asking for fewer makes each page smaller, but Cognito answers with an error when a user in
+/// the results has no value for an attribute asked for. So only attributes every returned
+/// user is known to hold are asked for: `sub`, and the attribute of the filter sent (every
+/// user it returns has it). A query that reads any other attribute, or the whole `attributes`
+/// object, gets them all. `sub` is always in the list, so it is never empty (what an empty
+/// list returns is not documented).
+pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> Option<Vec<String>> {
+    let mut wanted = vec![ALWAYS_SET.to_owned()];
+    for column in columns {
+        match &column.field {
+            Field::AllAttributes => return None,
+            Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
+                if !wanted.contains(name) {
+                    wanted.push(name.clone());
+                }
+            }
+            Field::Attribute(_) => return None,
+            Field::Username
+            | Field::UserStatus
+            | Field::Enabled
+            | Field::CreatedAt
+            | Field::UpdatedAt => {}
+        }
+    }
+    wanted.sort();
+    Some(wanted)
+}
+
 impl Item for User {
     fn value(&self, field: &Field) -> Value {
         match field {
@@ -242,6 +275,64 @@ mod tests {
         );
         let err = plan_column(&col("shoe_size", pg_sys::TEXTOID, None)).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_COLUMN_NAME_NOT_FOUND);
+    }
+
+    fn reading(fields: &[Field]) -> Vec<ColumnPlan> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(index, field)| ColumnPlan {
+                index,
+                field: field.clone(),
+                ty: ColumnType::Text,
+                type_oid: pg_sys::TEXTOID.to_u32(),
+                typmod: -1,
+                domain: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_attributes_every_returned_user_holds_are_asked_for() {
+        let attr = |a: &str| Field::Attribute(a.into());
+        let sub = Some(vec!["sub".to_owned()]);
+        // count(*), or columns outside the attributes: `sub` alone, the smallest answer.
+        assert_eq!(attributes_to_get(&[], None), sub);
+        assert_eq!(
+            attributes_to_get(
+                &reading(&[Field::Username, Field::Enabled, Field::CreatedAt]),
+                None
+            ),
+            sub
+        );
+        assert_eq!(attributes_to_get(&reading(&[attr("sub")]), None), sub);
+        // The filter's attribute is held by every user it returns.
+        assert_eq!(
+            attributes_to_get(&reading(&[attr("email"), Field::Username]), Some("email")),
+            Some(vec!["email".to_owned(), "sub".to_owned()])
+        );
+        // Any other attribute may be missing from some user: ask for all.
+        assert_eq!(attributes_to_get(&reading(&[attr("email")]), None), None);
+        assert_eq!(
+            attributes_to_get(
+                &reading(&[attr("email"), attr("phone_number")]),
+                Some("email")
+            ),
+            None
+        );
+        assert_eq!(
+            attributes_to_get(&reading(&[attr("custom:tenant")]), Some("sub")),
+            None
+        );
+        assert_eq!(
+            attributes_to_get(&reading(&[Field::AllAttributes]), Some("email")),
+            None
+        );
+        // Filters on what is not an attribute add nothing.
+        assert_eq!(
+            attributes_to_get(&reading(&[Field::UserStatus]), Some("cognito:user_status")),
+            sub
+        );
     }
 
     fn user() -> User {

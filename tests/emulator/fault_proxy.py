@@ -42,7 +42,10 @@ Control endpoints (not counted, no latency):
   GET  /proxy/stats   {"requests", "by_target": {"ListUsers": n, ...}, "throttled",
                        "rate_limited", "faulted", "by_fault", "forwarded", "in_flight",
                        "max_in_flight", "signers": [{"target", "key", "token", "verdict"}],
-                       "bad_signature", "unknown_key", "unsigned"}
+                       "bad_signature", "unknown_key", "unsigned",
+                       "attributes_to_get": [list or null, ...]}
+                      attributes_to_get: the AttributesToGet of each ListUsers request, in
+                      order (null: not sent, every attribute asked for)
                       verdict: "valid", "bad_signature", "unknown_key", "unsigned" or
                       "unchecked" (no secrets configured)
                       throttled = TooManyRequests answers (quota and --throttle-fraction),
@@ -232,7 +235,7 @@ class ProxyState:
                           "faulted": 0, "by_fault": {f: 0 for f in FAULTS}, "forwarded": 0,
                           "upstream_errors": 0, "in_flight": 0, "max_in_flight": 0,
                           "signers": [], "bad_signature": 0, "unknown_key": 0,
-                          "unsigned": 0}
+                          "unsigned": 0, "attributes_to_get": []}
             # The quota's window is kept: it is about time, not about counting.
 
     def snapshot(self):
@@ -277,6 +280,17 @@ class ProxyState:
                     s["throttled" if fault == "throttle" else "faulted"] += 1
                     return cfg, fault, False, verdict
             return cfg, None, False, verdict
+
+    def note_body(self, target, body):
+        """Record what a ListUsers request asked for."""
+        if not target.endswith(".ListUsers"):
+            return
+        try:
+            wanted = json.loads(body).get("AttributesToGet")
+        except (ValueError, AttributeError):
+            wanted = None
+        with self.lock:
+            self.stats["attributes_to_get"].append(wanted)
 
     def count(self, key):
         with self.lock:
@@ -418,6 +432,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def proxy(self, body):
         target = self.headers.get("X-Amz-Target", "")
+        self.state.note_body(target, body)
         cfg, fault, rate_limited, verdict = self.state.begin(target, self.signer(body))
         self.counted = True
         try:

@@ -225,6 +225,27 @@ def seed_typmods(s):
     return {"id": pool_id, "users": len(TYPMOD_USERS)}
 
 
+def strict_attributes_to_get():
+    """Answer ListUsers as AWS documents for AttributesToGet, which moto does not: "Amazon
+    Cognito returns an error if not all users in the results have set a value for the
+    attribute you request". Without this, asking for an attribute that some user lacks would
+    pass here and fail against AWS."""
+    from moto.cognitoidp.exceptions import InvalidParameterException
+    from moto.cognitoidp.models import CognitoIdpUser
+
+    plain = CognitoIdpUser.to_json
+
+    def to_json(self, *args, attributes_to_get=None, **kwargs):
+        have = {attr["Name"] for attr in self.attributes}
+        missing = sorted(set(attributes_to_get or ()) - have)
+        if missing:
+            raise InvalidParameterException(
+                f"user {self.username} has no value for requested attribute {missing[0]}")
+        return plain(self, *args, attributes_to_get=attributes_to_get, **kwargs)
+
+    CognitoIdpUser.to_json = to_json
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--port", type=int, default=5000)
@@ -240,6 +261,8 @@ def main():
 
     from moto.cognitoidp.models import cognitoidp_backends
     from moto.server import ThreadedMotoServer
+
+    strict_attributes_to_get()
 
     s = Seeder(cognitoidp_backends[ACCOUNT_ID][args.region])
     wanted = set(args.pools.split(","))
