@@ -12,17 +12,8 @@ use crate::cognito::estimate;
 use crate::error::{FdwResult, OrRaise};
 use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown;
-use crate::remote_plan::{RemotePlan, MAX_PAGE_SIZE};
+use crate::remote_plan::RemotePlan;
 
-/// Users assumed for a pool of unknown size (not analyzed, no DescribeUserPool answer in this
-/// backend yet). Deliberately large: what a wrong guess costs is lopsided. Guessing large
-/// when the pool is small makes a join look up each outer row (one request per row, a cost
-/// the query's author sees and bounds) where one listing of a few pages would do; guessing
-/// small when the pool is large lists the whole pool (a request per 60 users: 16,667 for a
-/// million, nine minutes at ListUsers' quota) where a few lookups would do. At this size a
-/// listing is costed at 1,667 requests, so joins of up to about that many outer rows look
-/// their users up.
-pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
 /// Cost of one request, in the planner's units (a sequential page read is 1.0).
 const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
@@ -73,7 +64,7 @@ unsafe fn plan_for(
     let mut plan = RemotePlan::new(object, columns, settings.pushdown);
     let found = quals::find(clauses, (*baserel).relid, &plan.columns);
     if settings.pushdown {
-        plan.candidates = pushdown::rank(&found.conditions);
+        plan.candidates = pushdown::rank(object, &found.conditions);
     }
     // A LIMIT of a query on this table alone bounds what is read from it, unless the rows
     // are sorted first (PostgreSQL keeps limit_tuples for a bounded sort): then every row
@@ -84,7 +75,7 @@ unsafe fn plan_for(
         && pg_sys::bms_num_members((*root).all_baserels) == 1;
     let every_condition_pushed = found.unrecognised == 0 && found.conditions.len() <= 1;
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
-        plan.page_size = (limit.ceil() as i32).clamp(1, MAX_PAGE_SIZE);
+        plan.page_size = (limit.ceil() as i32).clamp(1, object.max_page_size());
     }
     Ok(Planned {
         plan,
@@ -114,22 +105,26 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         server_options,
         ..
     } = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
-    // This backend's latest DescribeUserPool answer for the pool, else what ANALYZE recorded,
-    // else a guess on the safe side. Planning never asks Cognito: a plain EXPLAIN or PREPARE
-    // must not wait on the network, nor fail when it is down.
+    // What this backend last learnt of the table's size (the object says from what), else
+    // what ANALYZE recorded, else the object's guess on the safe side. Planning never asks
+    // Cognito: a plain EXPLAIN or PREPARE must not wait on the network, nor fail when it is
+    // down.
     let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
     let pool = use_remote_estimate(&server_options)
-        .then(|| estimate::known(&estimate::PoolKey::of(&server_options)))
+        .then(|| {
+            plan.object
+                .known_rows(&estimate::PoolKey::of(&server_options))
+        })
         .flatten()
         .map(|users| users as f64)
         .or(analyzed)
-        .unwrap_or(UNKNOWN_POOL_USERS);
+        .unwrap_or_else(|| plan.object.assumed_rows());
     // The relation's size, as postgres_fdw sets it for a table never analyzed: the paths'
     // costs below read it.
     (*baserel).tuples = pool;
     let rows = match plan.candidates.first() {
-        // A lookup by username, sub, email or phone number finds one user per value.
-        Some(best) if best.rank <= 1 => best.values.len() as f64,
+        // A lookup by a unique key finds one record per value.
+        Some(best) if best.is_lookup() => best.values.len() as f64,
         _ => {
             let selectivity = pg_sys::clauselist_selectivity(
                 root,
@@ -169,15 +164,15 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     add_lookup_join_paths(root, baserel, &plan);
 }
 
-/// Requests and users fetched by an unparameterized scan of a pool of `pool` users that
+/// Requests and records fetched by an unparameterized scan of a table of `pool` records that
 /// returns `rows` rows. A lookup costs one request per value; a pushed filter that is not a
-/// lookup reads about its matches; with nothing pushed, every page of the pool is read (a
-/// request per 60 users) and every user is checked locally.
+/// lookup reads about its matches; with nothing pushed, every page is read (a request per
+/// page size) and every record is checked locally.
 fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
     let page = f64::from(plan.page_size);
     let pool = pool.max(1.0);
     match plan.candidates.first() {
-        Some(best) if best.rank <= 1 => (best.values.len() as f64, rows),
+        Some(best) if best.is_lookup() => (best.values.len() as f64, rows),
         Some(_) => ((rows / page).ceil().max(1.0), rows),
         None => ((pool / page).ceil().max(1.0), pool),
     }
@@ -264,7 +259,7 @@ unsafe fn add_lookup_join_paths(
     }
     for column in &plan.columns {
         let probe = pushdown::Condition::Equals(column.field.clone(), pushdown::Operand::Param(0));
-        let lookup = probe.candidate().is_some_and(|c| c.rank == 0);
+        let lookup = probe.candidate(plan.object).is_some_and(|c| c.is_lookup());
         if !lookup || column.ty != crate::convert::ColumnType::Text {
             continue;
         }
@@ -289,9 +284,9 @@ unsafe fn add_lookup_join_paths(
             // list the pool.
             let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
             let found = quals::find(single, (*baserel).relid, &plan.columns);
-            let sendable = pushdown::rank(&found.conditions)
+            let sendable = pushdown::rank(plan.object, &found.conditions)
                 .first()
-                .is_some_and(|c| c.rank == 0);
+                .is_some_and(|c| c.is_lookup());
             if !sendable {
                 continue;
             }
@@ -374,12 +369,13 @@ pub unsafe fn decode(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::{Field, Object};
+    use crate::objects::users::{UNKNOWN_POOL_USERS, USERS};
+    use crate::objects::Field;
     use crate::pushdown::{Condition, Operand};
 
     fn plan(conditions: &[Condition]) -> RemotePlan {
-        let mut plan = RemotePlan::new(Object::Users, Vec::new(), true);
-        plan.candidates = pushdown::rank(conditions);
+        let mut plan = RemotePlan::new(USERS, Vec::new(), true);
+        plan.candidates = pushdown::rank(USERS, conditions);
         plan
     }
 

@@ -19,18 +19,16 @@ use pgrx::prelude::*;
 use super::catalog;
 use crate::cognito::client::client_for;
 use crate::cognito::listing::limiter_for;
+use crate::cognito::rate::Limiter;
 use crate::cognito::runtime::{drop_in_runtime, wait};
-use crate::cognito::{estimate, rate, CognitoClient, Listing, User};
+use crate::cognito::{estimate, rate, CognitoClient};
 use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
-use crate::objects::Item;
+use crate::objects::{Record, Records};
 use crate::options::{use_remote_estimate, ScanSettings};
-use crate::pushdown::{self, Operand, Requests};
-use crate::remote_plan::{Ran, RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
-
-/// Partition a full scan only when its share of the rate needs this many requests in flight:
-/// below it, one stream comes close and partitions' part-filled pages cost more than they gain.
-const PARTITION_FROM_STREAMS: usize = 3;
+use crate::pushdown::Operand;
+use crate::remote_plan::{Ran, RemotePlan, Shown};
+use crate::request::{self, Decision, Request};
 
 struct ScanState {
     plan: RemotePlan,
@@ -98,7 +96,7 @@ impl ScanState {
     }
 
     fn pages(&self) -> u64 {
-        self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages)
+        self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages())
     }
 }
 
@@ -116,39 +114,52 @@ struct Connection {
 }
 
 struct Remote {
-    listing: Listing,
-    /// The users of the current page not yet returned: at most one page.
-    page: VecDeque<User>,
-    /// Usernames already returned, when several filters may match the same user (an IN list
-    /// under case-insensitive matching); None when the streams are disjoint.
+    listing: Box<dyn Records>,
+    /// The records of the current page not yet returned: at most one page.
+    page: VecDeque<Box<dyn Record>>,
+    /// Identities of the records already returned, when several streams may return the same
+    /// record (`Request::dedupe`); None when the streams are disjoint.
     seen: Option<HashSet<String>>,
-    /// What was sent, for EXPLAIN ANALYZE.
-    sent: String,
-    /// Each filter sent ("none" for a full listing), for counting distinct ones over runs.
-    filters: Vec<String>,
-    /// Users asked per page.
-    page_size: i32,
-    /// The attributes asked for (`AttributesToGet`); None: all.
-    attributes: Option<Vec<String>>,
+    /// What this run asked for.
+    request: Request,
     /// Requests of a listing begun and then dropped for a better one (see `open`).
     discarded_requests: u64,
 }
 
 impl Remote {
-    fn requests(&self) -> u64 {
-        self.listing.requests + self.discarded_requests
+    fn new(
+        state: &ScanState,
+        connection: &Connection,
+        limiter: Limiter,
+        request: Request,
+    ) -> Remote {
+        let listing = state
+            .plan
+            .object
+            .open(&connection.client, limiter, &request.listing);
+        Remote {
+            listing,
+            page: VecDeque::new(),
+            seen: request.dedupe.then(HashSet::new),
+            request,
+            discarded_requests: 0,
+        }
     }
 
-    /// The next user, fetching pages as needed; None when every stream is done.
-    fn next(&mut self) -> Option<User> {
+    fn requests(&self) -> u64 {
+        self.listing.requests() + self.discarded_requests
+    }
+
+    /// The next record, fetching pages as needed; None when every stream is done.
+    fn next(&mut self) -> Option<Box<dyn Record>> {
         loop {
-            while let Some(user) = self.page.pop_front() {
+            while let Some(record) = self.page.pop_front() {
                 let first_time = match &mut self.seen {
-                    Some(seen) => seen.insert(user.username.clone()),
+                    Some(seen) => seen.insert(record.identity().to_owned()),
                     None => true,
                 };
                 if first_time {
-                    return Some(user);
+                    return Some(record);
                 }
             }
             if self.listing.streams_left() == 0 {
@@ -190,8 +201,8 @@ unsafe fn evaluate(
     }
 }
 
-/// Decide what to ask Cognito for this run of the scan (parameters may have changed since the
-/// last), and open the listing.
+/// Ask `request::decide` what to ask Cognito for this run of the scan (parameters may have
+/// changed since the last), and open the listing it says.
 unsafe fn open(
     state: &ScanState,
     connection: &Connection,
@@ -205,168 +216,73 @@ unsafe fn open(
         .into_owned();
     rate::attach(std::path::Path::new(&data_dir));
     let limiter = limiter_for(client, settings.requests_per_second);
-    let chosen = plan
-        .candidates
-        .iter()
-        .enumerate()
-        .find_map(|(index, candidate)| {
-            let values: Vec<Option<String>> = candidate
-                .values
-                .iter()
-                .map(|v| evaluate(v, state.params, econtext))
-                .collect();
-            candidate.requests(&values).map(|r| (index, r))
-        });
-    let concurrency = if plan.limited {
-        1
+    let decision = request::decide(
+        plan,
+        settings,
+        connection.use_remote_estimate,
+        // SAFETY: the plan's parameter states and this node's expression context, as
+        // `evaluate` needs them.
+        &mut |operand| unsafe { evaluate(operand, state.params, econtext) },
+    );
+    let (sequential, partitioned) = match decision {
+        Decision::Open(request) => return Remote::new(state, connection, limiter, request),
+        Decision::BySize {
+            sequential,
+            partitioned,
+        } => (sequential, partitioned),
+    };
+    // Counted as listing from now, so that scans starting together see each other when they
+    // choose their streams below.
+    limiter.hold();
+    let partition = |rows: Option<u64>| request::partition(plan, settings, rows, limiter.streams());
+    if estimate::is_fresh(&connection.pool) {
+        let rows = plan.object.known_rows(&connection.pool);
+        let chosen = if partition(rows) {
+            partitioned
+        } else {
+            sequential
+        };
+        return Remote::new(state, connection, limiter, chosen);
+    }
+    // The size is asked alongside the first page of a sequential listing, in one attempt: a
+    // size check that fails costs the scan nothing, one that hangs at most one attempt's wait
+    // (request_timeout_ms), and an endpoint that never answers fails the query within the
+    // listing's budget, not after two. A large table costs one page more: the sequential
+    // page is dropped for the partitions.
+    let mut first = Remote::new(state, connection, limiter, sequential);
+    let answered = wait(first_page_and_size(
+        first.listing.as_mut(),
+        &connection.pool,
+        client,
+    ))
+    .and_then(|answered| answered);
+    let (users, page) = match answered {
+        Ok(answered) => answered,
+        Err(error) => {
+            // Its connections are released with the runtime entered, before the ERROR
+            // unwinds.
+            drop_in_runtime(first);
+            error.raise()
+        }
+    };
+    if partition(users) {
+        let mut remote = Remote::new(state, connection, limiter, partitioned);
+        remote.discarded_requests = first.listing.requests();
+        drop_in_runtime(first);
+        remote
     } else {
-        settings.max_concurrent_requests as usize
-    };
-    // `filtered_on`: the attribute the filters are on, which every user they return holds.
-    let remote = |filters: Vec<Option<String>>,
-                  filtered_on: Option<&str>,
-                  page_size: i32,
-                  sent: String,
-                  written| {
-        let attributes = plan.attributes_to_get(filtered_on);
-        Remote {
-            listing: Listing::new(
-                client,
-                filters,
-                attributes.clone(),
-                page_size,
-                concurrency,
-                settings.requests_per_second,
-            ),
-            page_size,
-            attributes,
-            page: VecDeque::new(),
-            seen: None,
-            sent,
-            filters: written,
-            discarded_requests: 0,
-        }
-    };
-    match chosen {
-        Some((_, Requests::Nothing)) => remote(
-            Vec::new(),
-            None,
-            MAX_PAGE_SIZE,
-            "nothing: no value can match".to_owned(),
-            Vec::new(),
-        ),
-        Some((index, Requests::Filters(filters))) => {
-            // The plan's page size was cut to the LIMIT on the assumption that its first
-            // candidate is sent and so every row returned is wanted; otherwise rows are
-            // filtered locally and a cut page would cost a request per few rows.
-            let page_size = if index == 0 {
-                plan.page_size
-            } else {
-                MAX_PAGE_SIZE
-            };
-            let written: Vec<String> = filters.iter().flatten().cloned().collect();
-            let fan_out = filters.len() > 1;
-            let attribute = plan.candidates[index].attribute.as_str();
-            let mut remote = remote(
-                filters,
-                Some(attribute),
-                page_size,
-                written.join(", "),
-                written,
-            );
-            remote.seen = fan_out.then(HashSet::new);
-            remote
-        }
-        None => {
-            // With no condition at all, every row listed is wanted and the plan's page size
-            // (cut to a LIMIT) stands; with conditions whose values could not be sent, every
-            // row is checked locally, and pages are read whole.
-            let page_size = if plan.candidates.is_empty() {
-                plan.page_size
-            } else {
-                MAX_PAGE_SIZE
-            };
-            let sequential = || {
-                remote(
-                    vec![None],
-                    None,
-                    page_size,
-                    "none".to_owned(),
-                    vec!["none".to_owned()],
-                )
-            };
-            let partitioned = || {
-                let filters = pushdown::sub_partitions();
-                let written = filters.iter().flatten().cloned().collect();
-                remote(
-                    filters,
-                    Some(pushdown::PARTITION_ATTRIBUTE),
-                    MAX_PAGE_SIZE,
-                    "16 partitions by sub prefix".to_owned(),
-                    written,
-                )
-            };
-            let large = |users: Option<u64>| users.is_some_and(|u| u > PARTITION_ABOVE_USERS);
-            if !(settings.parallel_scan && !plan.limited && connection.use_remote_estimate) {
-                return sequential();
-            }
-            // Counted as listing from now, so that scans starting together see each other
-            // when they choose their streams below.
-            limiter.hold();
-            // Partitions cost a part-filled page each: worth it only when reaching this scan's
-            // share of the rate needs several requests in flight.
-            let large = |users: Option<u64>| {
-                large(users)
-                    && (settings.always_partition || limiter.streams() >= PARTITION_FROM_STREAMS)
-            };
-            if estimate::is_fresh(&connection.pool) {
-                return if large(estimate::known(&connection.pool)) {
-                    partitioned()
-                } else {
-                    sequential()
-                };
-            }
-            // The size is asked alongside the first page of a sequential listing, in one
-            // attempt: a size check that fails costs the scan nothing, one that hangs at most
-            // one attempt's wait (request_timeout_ms), and an endpoint that never answers
-            // fails the query within ListUsers' budget, not after two. A large pool costs one
-            // page more: the sequential page is dropped for the partitions.
-            let mut first = sequential();
-            let answered = wait(first_page_and_size(
-                &mut first.listing,
-                &connection.pool,
-                client,
-            ))
-            .and_then(|answered| answered);
-            let (users, page) = match answered {
-                Ok(answered) => answered,
-                Err(error) => {
-                    // Its connections are released with the runtime entered, before the
-                    // ERROR unwinds.
-                    drop_in_runtime(first);
-                    error.raise()
-                }
-            };
-            if large(users) {
-                let mut remote = partitioned();
-                remote.discarded_requests = first.listing.requests;
-                drop_in_runtime(first);
-                remote
-            } else {
-                first.page = page.unwrap_or_default().into();
-                first
-            }
-        }
+        first.page = page.unwrap_or_default().into();
+        first
     }
 }
 
 /// The pool's size (one attempt, failures ignored) and the first page of `listing`, asked at
 /// once; a failed page ends the wait without waiting for the size.
 async fn first_page_and_size(
-    listing: &mut Listing,
+    listing: &mut dyn Records,
     pool: &estimate::PoolKey,
     client: &CognitoClient,
-) -> Result<(Option<u64>, Option<Vec<User>>), FdwError> {
+) -> Result<(Option<u64>, Option<Vec<Box<dyn Record>>>), FdwError> {
     tokio::try_join!(
         async { Ok(estimate::refresh(pool, client, estimate::Attempts::One).await) },
         async { listing.next_page().await.transpose() },
@@ -488,16 +404,16 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
         };
         let remote = open(state, connection, (*node).ss.ps.ps_ExprContext);
         state.runs += 1;
-        for filter in &remote.filters {
+        for filter in &remote.request.filters {
             let mut hasher = DefaultHasher::new();
             filter.hash(&mut hasher);
             state.filters_sent.insert(hasher.finish());
         }
         state.last_run = Some(LastRun {
-            sent: remote.sent.clone(),
+            sent: remote.request.sent.clone(),
             asked: Ran {
-                page_size: remote.page_size,
-                attributes: remote.attributes.clone(),
+                page_size: remote.request.listing.page_size,
+                attributes: remote.request.listing.attributes.clone(),
             },
         });
         state.remote = Some(remote);
@@ -505,7 +421,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(remote) = state.remote.as_mut() else {
         return slot;
     };
-    let Some(user) = remote.next() else {
+    let Some(record) = remote.next() else {
         return slot;
     };
     let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -514,11 +430,11 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
     // Datums are palloc'd in the per-tuple context that ForeignNext switched to, which the
-    // executor resets for every row; `user` is freed when this function returns. Only the
+    // executor resets for every row; `record` is freed when this function returns. Only the
     // columns the query reads are converted: the others stay NULL.
     for filler in &mut state.fillers {
         let index = filler.plan.index;
-        match filler.datum(user.value(&filler.plan.field)) {
+        match filler.datum(record.value(&filler.plan.field)) {
             Ok(Some(datum)) => {
                 values[index] = datum;
                 nulls[index] = false;
@@ -530,8 +446,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
                 FdwError::new(
                     unfit.code,
                     format!(
-                        "value of user \"{}\" does not fit column \"{name}\": {}",
-                        user.username.escape_debug(),
+                        "value of {} \"{}\" does not fit column \"{name}\": {}",
+                        state.plan.object.record_noun(),
+                        record.identity().escape_debug(),
                         unfit.why
                     ),
                 )
@@ -550,7 +467,7 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     // The next Iterate opens a new listing with the parameter values of then.
     if let Some(old) = state.remote.take() {
         state.requests_before += old.requests();
-        state.pages_before += old.listing.pages;
+        state.pages_before += old.listing.pages();
         drop_in_runtime(old);
     }
 }
