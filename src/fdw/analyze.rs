@@ -18,12 +18,13 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     func: *mut pg_sys::AcquireSampleRowsFunc,
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
-    let (server, _) = catalog::foreign_table((*relation).rd_id);
-    let options = catalog::server(server);
-    let (settings, secret) =
-        catalog::server_settings(server, &options, pg_sys::GetUserId()).or_raise();
-    let client = client_for(server.to_u32(), &settings, &secret);
-    let pool = estimate::PoolKey::of(&options.1);
+    let table = catalog::table((*relation).rd_id, Some(pg_sys::GetUserId())).or_raise();
+    let (Some(settings), Some(secret)) = (&table.settings.server, &table.secret) else {
+        // Asked with a role, `table` resolves both or raises.
+        return false;
+    };
+    let client = client_for(table.server_oid.to_u32(), settings, secret);
+    let pool = estimate::PoolKey::of(&table.server_options);
     // A pool whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.
     if wait(estimate::refresh(

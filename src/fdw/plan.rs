@@ -10,7 +10,6 @@ use pgrx::PgList;
 use super::{catalog, quals};
 use crate::cognito::estimate;
 use crate::error::{FdwResult, OrRaise};
-use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown;
 use crate::remote_plan::RemotePlan;
 
@@ -45,7 +44,7 @@ struct Planned {
     plan: RemotePlan,
     /// Parameter expressions the scan evaluates at run time.
     params: Vec<*mut pg_sys::Expr>,
-    server_options: Vec<(String, String)>,
+    table: catalog::Table,
 }
 
 /// The plan for one scan of `relid` under `clauses`.
@@ -56,11 +55,11 @@ unsafe fn plan_for(
     clauses: *mut pg_sys::List,
 ) -> FdwResult<Planned> {
     require_utf8()?;
-    let (server, table_options) = catalog::foreign_table(relid);
-    let object = catalog::table_object(&table_options)?;
+    // Planning sends no request: no credentials are read.
+    let table = catalog::table(relid, None)?;
+    let object = catalog::table_object(&table.options)?;
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
-    let (_, server_options) = catalog::server(server);
-    let settings = ScanSettings::resolve(&server_options, &table_options);
+    let settings = &table.settings.scan;
     let mut plan = RemotePlan::new(object, columns, settings.pushdown);
     let found = quals::find(clauses, (*baserel).relid, &plan.columns);
     if settings.pushdown {
@@ -80,7 +79,7 @@ unsafe fn plan_for(
     Ok(Planned {
         plan,
         params: found.params,
-        server_options,
+        table,
     })
 }
 
@@ -100,20 +99,19 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let Planned {
-        plan,
-        server_options,
-        ..
-    } = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
+    let Planned { plan, table, .. } =
+        plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
     // What this backend last learnt of the table's size (the object says from what), else
     // what ANALYZE recorded, else the object's guess on the safe side. Planning never asks
     // Cognito: a plain EXPLAIN or PREPARE must not wait on the network, nor fail when it is
     // down.
     let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
-    let pool = use_remote_estimate(&server_options)
+    let pool = table
+        .settings
+        .use_remote_estimate
         .then(|| {
             plan.object
-                .known_rows(&estimate::PoolKey::of(&server_options))
+                .known_rows(&estimate::PoolKey::of(&table.server_options))
         })
         .flatten()
         .map(|users| users as f64)

@@ -25,7 +25,7 @@ use crate::cognito::{estimate, rate, CognitoClient};
 use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
 use crate::objects::{Record, Records};
-use crate::options::{use_remote_estimate, ScanSettings};
+use crate::options::TableSettings;
 use crate::pushdown::Operand;
 use crate::remote_plan::{Ran, RemotePlan, Shown};
 use crate::request::{self, Decision, Request};
@@ -34,8 +34,8 @@ struct ScanState {
     plan: RemotePlan,
     /// One per column the query reads (`plan.columns`), holding values to the declared types.
     fillers: Vec<Filler>,
-    /// The table's and server's listing options as they stood when this query started.
-    settings: ScanSettings,
+    /// The table's, server's and user mapping's options as they stood when this query started.
+    settings: TableSettings,
     /// ExprStates of the plan's fdw_exprs (parameter values), in the executor's memory.
     params: *mut pg_sys::List,
     /// None under EXPLAIN without ANALYZE: no credentials are read and no request is made.
@@ -72,7 +72,7 @@ impl ScanState {
     fn new(
         plan: RemotePlan,
         fillers: Vec<Filler>,
-        settings: ScanSettings,
+        settings: TableSettings,
         params: *mut pg_sys::List,
     ) -> ScanState {
         LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
@@ -110,7 +110,6 @@ impl Drop for ScanState {
 struct Connection {
     client: CognitoClient,
     pool: estimate::PoolKey,
-    use_remote_estimate: bool,
 }
 
 struct Remote {
@@ -208,7 +207,7 @@ unsafe fn open(
     connection: &Connection,
     econtext: *mut pg_sys::ExprContext,
 ) -> Remote {
-    let (plan, settings) = (&state.plan, &state.settings);
+    let (plan, settings) = (&state.plan, &state.settings.scan);
     let client = &connection.client;
     // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
     let data_dir = CStr::from_ptr(pg_sys::DataDir)
@@ -219,7 +218,7 @@ unsafe fn open(
     let decision = request::decide(
         plan,
         settings,
-        connection.use_remote_estimate,
+        state.settings.use_remote_estimate,
         // SAFETY: the plan's parameter states and this node's expression context, as
         // `evaluate` needs them.
         &mut |operand| unsafe { evaluate(operand, state.params, econtext) },
@@ -356,26 +355,25 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     // never mixes two versions of its server, and EXPLAIN reports what this run used.
     // (PostgreSQL replans a cached statement after ALTER SERVER or ALTER FOREIGN TABLE, so
     // only `pushdown`, which shapes the plan, is taken from the planner.)
+    // Under EXPLAIN without ANALYZE no request is sent, and no credentials are read.
     let relid = (*(*node).ss.ss_currentRelation).rd_id;
-    let (server_oid, table_options) = catalog::foreign_table(relid);
-    let server = catalog::server(server_oid);
-    let settings = ScanSettings::resolve(&server.1, &table_options);
+    let sends = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0;
+    let table = catalog::table(relid, sends.then(|| check_as_user(node))).or_raise();
     let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
     let fillers = plan
         .columns
         .iter()
         .map(|column| Filler::new(column.clone(), query_cxt))
         .collect();
-    let mut state = ScanState::new(plan, fillers, settings, params);
-    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
-        let (settings, secret) =
-            catalog::server_settings(server_oid, &server, check_as_user(node)).or_raise();
-        state.connection = Some(Connection {
-            client: client_for(server_oid.to_u32(), &settings, &secret),
-            pool: estimate::PoolKey::of(&server.1),
-            use_remote_estimate: use_remote_estimate(&server.1),
-        });
-    }
+    let connection = match (&table.settings.server, &table.secret) {
+        (Some(server), Some(secret)) => Some(Connection {
+            client: client_for(table.server_oid.to_u32(), server, secret),
+            pool: estimate::PoolKey::of(&table.server_options),
+        }),
+        _ => None,
+    };
+    let mut state = ScanState::new(plan, fillers, table.settings, params);
+    state.connection = connection;
 
     // SAFETY: the cell is allocated in the query context whose reset calls release_state, so
     // it outlives every use; the Box is released exactly once (see release_state).
@@ -516,7 +514,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let ran = run.filter(|_| (*es).analyze).map(|r| r.asked.clone());
     for (label, value) in state
         .plan
-        .describe(state.settings.parallel_scan, &param, ran)
+        .describe(state.settings.scan.parallel_scan, &param, ran)
     {
         let label = std::ffi::CString::new(label).unwrap_or_default();
         match (label.as_c_str(), value) {
@@ -531,7 +529,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
                 format!(
                     "{}, {}",
                     connection.client.limits,
-                    state.settings.describe()
+                    state.settings.scan.describe()
                 ),
             );
         }
