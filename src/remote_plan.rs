@@ -2,8 +2,14 @@
 //!
 //! A cached plan may run a thousand times, in other memory contexts than the one it was made
 //! in, so the plan holds no pointer: the `RemotePlan` travels as one JSON string node in
-//! `fdw_private`, which `copyObject` copies like any other node.
+//! `fdw_private`, which `copyObject` copies like any other node. Its encoding is here, beside
+//! the type.
 
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::pg_sys::AsPgCStr;
+use pgrx::PgList;
 use pgrx::PgSqlErrorCode::*;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +52,34 @@ impl RemotePlan {
     pub fn encode(&self) -> String {
         // Serialising plain enums, strings and integers cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The plan as `fdw_private` carries it: a List of one String node, allocated in the
+    /// current memory context (the planner's, like the rest of the plan).
+    pub fn to_fdw_private(&self) -> *mut pg_sys::List {
+        let mut private = PgList::<pg_sys::Node>::new();
+        // SAFETY: makeString keeps the palloc'd C string, allocated in the current context
+        // like the list.
+        private.push(unsafe { pg_sys::makeString(self.encode().as_pg_cstr()) }.cast());
+        private.into_pg()
+    }
+
+    /// The plan stored in a plan's (or a rel's) fdw_private.
+    ///
+    /// # Safety
+    /// `fdw_private` must be a list made by `to_fdw_private` (or its copy).
+    pub unsafe fn from_fdw_private(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
+        // SAFETY: by the contract above, element 0 is the String node `to_fdw_private` made.
+        let text = unsafe {
+            let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
+            match list.get_ptr(0) {
+                Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
+                    .to_string_lossy()
+                    .into_owned(),
+                None => String::new(),
+            }
+        };
+        RemotePlan::decode(&text)
     }
 
     pub fn decode(text: &str) -> FdwResult<RemotePlan> {

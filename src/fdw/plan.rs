@@ -3,7 +3,6 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
@@ -13,8 +12,6 @@ use crate::error::{FdwResult, OrRaise};
 use crate::pushdown;
 use crate::remote_plan::RemotePlan;
 
-/// Cost of one request, in the planner's units (a sequential page read is 1.0).
-const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
 const ROW_COST: f64 = 0.1;
 
@@ -83,14 +80,6 @@ unsafe fn plan_for(
     })
 }
 
-fn encode(plan: &RemotePlan) -> *mut pg_sys::List {
-    let mut private = PgList::<pg_sys::Node>::new();
-    // SAFETY: makeString keeps the palloc'd C string, allocated in the planner's context like
-    // the rest of the plan.
-    private.push(unsafe { pg_sys::makeString(plan.encode().as_pg_cstr()) }.cast());
-    private.into_pg()
-}
-
 /// Decide the remote plan and estimate rows; a column the wrapper cannot fill is an error
 /// here, before any request.
 #[pg_guard]
@@ -135,7 +124,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         }
     };
     (*baserel).rows = rows.max(1.0);
-    (*baserel).fdw_private = encode(&plan).cast();
+    (*baserel).fdw_private = plan.to_fdw_private().cast();
 }
 
 #[pg_guard]
@@ -144,11 +133,12 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     baserel: *mut pg_sys::RelOptInfo,
     _foreigntableid: pg_sys::Oid,
 ) {
-    let plan = decode((*baserel).fdw_private.cast()).or_raise();
+    let plan = RemotePlan::from_fdw_private((*baserel).fdw_private.cast()).or_raise();
     let rows = (*baserel).rows;
     let (requests, fetched) = listing_cost(&plan, (*baserel).tuples, rows);
-    let startup = REQUEST_COST;
-    let total = requests * REQUEST_COST + fetched * ROW_COST;
+    let request_cost = plan.object.request_cost();
+    let startup = request_cost;
+    let total = requests * request_cost + fetched * ROW_COST;
     // A table referenced laterally can only be scanned below the rels it refers to.
     let path = foreignscan_path(
         root,
@@ -302,8 +292,8 @@ unsafe fn add_lookup_join_paths(
                 root,
                 baserel,
                 rows,
-                REQUEST_COST,
-                REQUEST_COST + rows * ROW_COST,
+                plan.object.request_cost(),
+                plan.object.request_cost() + rows * ROW_COST,
                 outer,
             );
             pg_sys::add_path(baserel, path.cast());
@@ -341,27 +331,11 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         local_quals,
         (*baserel).relid,
         fdw_exprs.into_pg(),
-        encode(&plan),
+        plan.to_fdw_private(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         outer_plan,
     )
-}
-
-/// The RemotePlan stored in a plan's (or a rel's) fdw_private.
-///
-/// # Safety
-/// `fdw_private` must be a list this module made.
-pub unsafe fn decode(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
-    let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    let text = match list.get_ptr(0) {
-        // SAFETY: element 0 is the String node made by `encode` (or its copy).
-        Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
-            .to_string_lossy()
-            .into_owned(),
-        None => String::new(),
-    };
-    RemotePlan::decode(&text)
 }
 
 #[cfg(test)]

@@ -1,15 +1,14 @@
 //! Executing a scan.
 //!
-//! Execution state lives in a Rust `ScanState` that belongs to the executor: it is created in
-//! BeginForeignScan and freed exactly once, by EndForeignScan or, when the query fails or is
-//! cancelled first, by a reset callback on the executor's memory context. The plan itself holds
-//! no state, so a cached plan can be executed any number of times.
+//! Execution state lives in a Rust `ScanState` that belongs to the executor (`cell::StateCell`):
+//! it is created in BeginForeignScan and freed exactly once, by EndForeignScan or, when the
+//! query fails or is cancelled first, by a reset callback on the executor's memory context. The
+//! plan itself holds no state, so a cached plan can be executed any number of times.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, CStr};
 use std::hash::{Hash, Hasher};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgrx::pg_sys;
@@ -17,6 +16,7 @@ use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 
 use super::catalog;
+use super::cell::StateCell;
 use crate::cognito::client::client_for;
 use crate::cognito::listing::limiter_for;
 use crate::cognito::rate::Limiter;
@@ -24,7 +24,7 @@ use crate::cognito::runtime::{drop_in_runtime, wait};
 use crate::cognito::{estimate, rate, CognitoClient};
 use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
-use crate::objects::{Record, Records};
+use crate::objects::{Object, Record, Records};
 use crate::options::TableSettings;
 use crate::pushdown::Operand;
 use crate::remote_plan::{Ran, RemotePlan, Shown};
@@ -250,12 +250,13 @@ unsafe fn open(
     // page is dropped for the partitions.
     let mut first = Remote::new(state, connection, limiter, sequential);
     let answered = wait(first_page_and_size(
+        plan.object,
         first.listing.as_mut(),
         &connection.pool,
         client,
     ))
     .and_then(|answered| answered);
-    let (users, page) = match answered {
+    let (rows, page) = match answered {
         Ok(answered) => answered,
         Err(error) => {
             // Its connections are released with the runtime entered, before the ERROR
@@ -264,7 +265,7 @@ unsafe fn open(
             error.raise()
         }
     };
-    if partition(users) {
+    if partition(rows) {
         let mut remote = Remote::new(state, connection, limiter, partitioned);
         remote.discarded_requests = first.listing.requests();
         drop_in_runtime(first);
@@ -275,52 +276,29 @@ unsafe fn open(
     }
 }
 
-/// The pool's size (one attempt, failures ignored) and the first page of `listing`, asked at
+/// The table's size (one attempt, failures ignored) and the first page of `listing`, asked at
 /// once; a failed page ends the wait without waiting for the size.
 async fn first_page_and_size(
+    object: Object,
     listing: &mut dyn Records,
     pool: &estimate::PoolKey,
     client: &CognitoClient,
 ) -> Result<(Option<u64>, Option<Vec<Box<dyn Record>>>), FdwError> {
     tokio::try_join!(
-        async { Ok(estimate::refresh(pool, client, estimate::Attempts::One).await) },
+        async {
+            Ok(object
+                .refresh_rows(pool, client, estimate::Attempts::One)
+                .await)
+        },
         async { listing.next_page().await.transpose() },
     )
 }
 
-/// What `fdw_state` points to: a palloc'd cell in the executor's query context, registered
-/// with that context's reset callbacks, holding the Rust state until one of the two owners
-/// (EndForeignScan or the callback) takes it.
-#[repr(C)]
-struct StateCell {
-    callback: pg_sys::MemoryContextCallback,
-    state: *mut ScanState,
-}
-
-/// Runs when the executor's memory goes away, also on error or cancel. Must never raise:
-/// PostgreSQL may be in the middle of aborting.
-unsafe extern "C-unwind" fn release_state(arg: *mut c_void) {
-    let cell = arg.cast::<StateCell>();
-    // SAFETY: arg is the StateCell registered in begin_foreign_scan, which lives in the
-    // context being reset and so is still valid during its own callbacks.
-    let state = std::mem::replace(&mut (*cell).state, std::ptr::null_mut());
-    if !state.is_null() {
-        // SAFETY: state came from Box::into_raw and the null swap above makes this its only
-        // release. Dropping never needs PostgreSQL; a panic in a destructor is swallowed so
-        // that it cannot unwind into PostgreSQL's abort path.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop_in_runtime(Box::from_raw(state))));
-    }
-}
-
+/// This scan's state, or None once released (or under EXPLAIN of a scan never begun).
 unsafe fn state<'a>(node: *mut pg_sys::ForeignScanState) -> Option<&'a mut ScanState> {
-    let cell = (*node).fdw_state.cast::<StateCell>();
-    // SAFETY: fdw_state is NULL or the StateCell of begin_foreign_scan; its state pointer is
-    // NULL once released, else a live Box owned by this scan node.
-    if cell.is_null() || (*cell).state.is_null() {
-        None
-    } else {
-        Some(&mut *(*cell).state)
-    }
+    // SAFETY: fdw_state is NULL or the cell begin_foreign_scan installed for a ScanState in
+    // the query context, which outlives the node's callbacks.
+    StateCell::<ScanState>::get((*node).fdw_state.cast())
 }
 
 /// The role whose user mapping applies: the view owner for a view, else the current user.
@@ -348,7 +326,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     eflags: c_int,
 ) {
     let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-    let plan = super::plan::decode((*scan).fdw_private).or_raise();
+    let plan = RemotePlan::from_fdw_private((*scan).fdw_private).or_raise();
     let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
     // Every option that shapes execution is read here, once, when the query starts: the
     // listing's options and the client's come from the same read of the catalog, so a scan
@@ -375,15 +353,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     let mut state = ScanState::new(plan, fillers, table.settings, params);
     state.connection = connection;
 
-    // SAFETY: the cell is allocated in the query context whose reset calls release_state, so
-    // it outlives every use; the Box is released exactly once (see release_state).
-    let cell = pg_sys::MemoryContextAllocZero(query_cxt, std::mem::size_of::<StateCell>())
-        .cast::<StateCell>();
-    (*cell).state = Box::into_raw(Box::new(state));
-    (*cell).callback.func = Some(release_state);
-    (*cell).callback.arg = cell.cast();
-    pg_sys::MemoryContextRegisterResetCallback(query_cxt, &mut (*cell).callback);
-    (*node).fdw_state = cell.cast();
+    // SAFETY: the query context outlives the node: the executor resets it after End, or on
+    // error, which is when the cell releases the state if End has not.
+    (*node).fdw_state = StateCell::install(query_cxt, state).cast();
 }
 
 #[pg_guard]
@@ -472,10 +444,8 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
-    let cell = (*node).fdw_state.cast::<StateCell>();
-    if !cell.is_null() {
-        release_state(cell.cast());
-    }
+    // SAFETY: as in `state`; nothing holds a reference to the state across this call.
+    StateCell::<ScanState>::release((*node).fdw_state.cast());
 }
 
 #[pg_guard]

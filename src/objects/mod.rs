@@ -17,7 +17,7 @@ use std::pin::Pin;
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
-use crate::cognito::estimate::PoolKey;
+use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::listing::{Listing, Pager};
 use crate::cognito::rate::Limiter;
 use crate::cognito::CognitoClient;
@@ -43,6 +43,9 @@ pub trait CognitoObject: Sync {
     fn operation(&self) -> &'static str;
     /// The most records one request of the listing returns.
     fn max_page_size(&self) -> i32;
+    /// What one request of the listing costs, in the planner's units (a sequential page read
+    /// is 1.0; a row fetched 0.1).
+    fn request_cost(&self) -> f64;
     /// How the listing can send a condition on `field`, if it can.
     fn filter(&self, field: &Field) -> Option<Filter>;
     /// The attribute and value a boolean test of `field` (`where enabled`) is sent as.
@@ -59,6 +62,15 @@ pub trait CognitoObject: Sync {
 
     /// The records a table of `pool` holds, as far as this backend knows (no request made).
     fn known_rows(&self, pool: &PoolKey) -> Option<u64>;
+    /// Ask Cognito how many records a table of `pool` holds, and remember the answer for
+    /// `known_rows`; None when it cannot tell (failures are not errors: without a size a scan
+    /// reads one stream, which is always correct). ANALYZE and the scan's size check ask it.
+    fn refresh_rows<'a>(
+        &self,
+        pool: &'a PoolKey,
+        client: &'a CognitoClient,
+        attempts: Attempts,
+    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>>;
     /// The records assumed when nothing is known.
     fn assumed_rows(&self) -> f64;
 

@@ -6,7 +6,10 @@ use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
 };
-use crate::cognito::estimate::{self, PoolKey};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::rate::Limiter;
 use crate::cognito::{CognitoClient, Listing, User, UserPager};
 use crate::convert::{ColumnType, Value};
@@ -18,6 +21,8 @@ pub const USERS: Object = Object::new(&Users);
 
 /// ListUsers returns at most 60 users a request.
 const MAX_PAGE_SIZE: i32 = 60;
+/// Cost of one ListUsers request, in the planner's units (a sequential page read is 1.0).
+const REQUEST_COST: f64 = 100.0;
 /// Below this many users a pool is read as one sequential stream: 16 partitions would cost
 /// more requests than they save time.
 const PARTITION_ABOVE_USERS: u64 = 2000;
@@ -61,6 +66,10 @@ impl CognitoObject for Users {
 
     /// The attributes ListUsers filters on: a lookup by username, sub, email or phone number
     /// finds one user per value, a name a few, a status many (and has no prefix filter).
+    fn request_cost(&self) -> f64 {
+        REQUEST_COST
+    }
+
     fn filter(&self, field: &Field) -> Option<Filter> {
         use Selectivity::*;
         let (attribute, selectivity) = match field {
@@ -120,6 +129,16 @@ impl CognitoObject for Users {
     /// The pool's user count from DescribeUserPool, as this backend last learnt it.
     fn known_rows(&self, pool: &PoolKey) -> Option<u64> {
         estimate::known(pool)
+    }
+
+    /// DescribeUserPool's EstimatedNumberOfUsers.
+    fn refresh_rows<'a>(
+        &self,
+        pool: &'a PoolKey,
+        client: &'a CognitoClient,
+        attempts: Attempts,
+    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
+        Box::pin(estimate::refresh(pool, client, attempts))
     }
 
     fn assumed_rows(&self) -> f64 {
