@@ -120,7 +120,7 @@ pub fn rank(object: Object, conditions: &[Condition]) -> Vec<Candidate> {
         .filter_map(|c| c.candidate(object))
         .filter(|c| c.may_travel())
         .collect();
-    // Of two prefixes (`like 'ab%' and like 'abc%'`), the longer matches fewer users.
+    // Of two prefixes (`like 'ab%' and like 'abc%'`), the longer matches fewer records.
     candidates.sort_by_key(|c| (c.rank, std::cmp::Reverse(c.known_prefix_len())));
     candidates
 }
@@ -128,9 +128,9 @@ pub fn rank(object: Object, conditions: &[Condition]) -> Vec<Candidate> {
 /// What the scan asks Cognito, once values are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requests {
-    /// No user can match (`col = NULL`, an IN list of NULLs): ask nothing.
+    /// No record can match (`col = NULL`, an IN list of NULLs): ask nothing.
     Nothing,
-    /// One listing per filter; `None` lists the whole pool.
+    /// One listing per filter; `None` lists everything.
     Filters(Vec<Option<String>>),
 }
 

@@ -103,7 +103,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
                 .known_rows(&estimate::PoolKey::of(&table.server_options))
         })
         .flatten()
-        .map(|users| users as f64)
+        .map(|rows| rows as f64)
         .or(analyzed)
         .unwrap_or_else(|| plan.object.assumed_rows());
     // The relation's size, as postgres_fdw sets it for a table never analyzed: the paths'
@@ -235,7 +235,7 @@ unsafe extern "C-unwind" fn member_is_column(
 }
 
 /// For a join such as `users.username = names.name`, a path that looks each outer row up
-/// with one filtered request instead of listing the pool: parameterized by the outer rel, as
+/// with one filtered request instead of listing everything: parameterized by the outer rel, as
 /// postgres_fdw does. The planner takes it only where its cost says it is cheaper.
 unsafe fn add_lookup_join_paths(
     root: *mut pg_sys::PlannerInfo,
@@ -269,7 +269,7 @@ unsafe fn add_lookup_join_paths(
         for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
             // The planner may equate the column with any expression (`lower(n.name)`); offer
             // the lookup only where the scan can send the clause, else every outer row would
-            // list the pool.
+            // list everything.
             let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
             let found = quals::find(single, (*baserel).relid, &plan.columns);
             let sendable = pushdown::rank(plan.object, &found.conditions)
