@@ -15,6 +15,7 @@ pub mod objects;
 pub mod options;
 pub mod pushdown;
 pub mod remote_plan;
+pub mod request;
 
 use error::OrRaise;
 use options::Place;

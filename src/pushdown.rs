@@ -1,16 +1,18 @@
 //! What of a WHERE clause can travel to Cognito, and how it is written. Pure: no PostgreSQL.
 //!
 //! Two questions are kept apart, as pg_search does: `Condition::candidate` asks at plan time
-//! whether a condition's *shape* can be pushed (a filterable attribute, an operator ListUsers
-//! has); `Candidate::requests` asks at execution time whether its *values* can (no quote or
-//! backslash, no control character, short enough) and writes the filters. A pushed condition
-//! is always also checked by PostgreSQL, so a request may return more than asked, never less.
+//! whether a condition's *shape* can be pushed (the object says which fields its listing
+//! filters on, how selective each is, whether it has a prefix filter); `Candidate::requests`
+//! asks at execution time whether its *values* can (no quote or backslash, no control
+//! character, short enough) and writes the filters in Cognito's filter syntax. A pushed
+//! condition is always also checked by PostgreSQL, so a request may return more than asked,
+//! never less.
 
 use serde::{Deserialize, Serialize};
 
-use crate::objects::Field;
+use crate::objects::{Field, Filter, Object, Selectivity};
 
-/// ListUsers accepts a filter of at most this many characters.
+/// Cognito accepts a filter of at most this many characters.
 pub const MAX_FILTER_LEN: usize = 256;
 /// An IN list fans out into one request per distinct value, up to this many.
 pub const MAX_IN_VALUES: usize = 50;
@@ -24,13 +26,14 @@ pub enum Operand {
 }
 
 /// A condition on one column, as the planner hands it over (already recognised as `=`,
-/// `LIKE`, `IN` or a boolean test on a deterministic-collation text column or on `enabled`).
+/// `LIKE`, `IN` on a deterministic-collation text column, or a boolean test).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Condition {
     Equals(Field, Operand),
     Like(Field, Operand),
     In(Field, Vec<Operand>),
-    Enabled(bool),
+    /// `where col`, `where not col`, `col = true`.
+    Flag(Field, bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -41,76 +44,65 @@ pub enum Op {
     Prefix,
 }
 
-/// A condition that ListUsers can express, ranked by how few users it is likely to match.
+/// A condition that the object's listing can express, ranked by how few records it is likely
+/// to match.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
     pub rank: u8,
+    pub selectivity: Selectivity,
     pub attribute: String,
     pub op: Op,
     /// More than one for IN lists; a LIKE pattern for `Prefix`.
     pub values: Vec<Operand>,
 }
 
-/// The attributes ListUsers filters on, most selective first.
-fn filter_attribute(field: &Field) -> Option<(&'static str, u8)> {
-    Some(match field {
-        Field::Username => ("username", 0),
-        Field::Attribute(a) => match a.as_str() {
-            "sub" => ("sub", 0),
-            "email" => ("email", 0),
-            "phone_number" => ("phone_number", 0),
-            "name" => ("name", 1),
-            "given_name" => ("given_name", 1),
-            "family_name" => ("family_name", 1),
-            "preferred_username" => ("preferred_username", 1),
-            _ => return None,
-        },
-        Field::UserStatus => ("cognito:user_status", 1),
-        _ => return None,
-    })
-}
-
 impl Condition {
-    /// Can this condition's shape become a ListUsers filter?
-    pub fn candidate(&self) -> Option<Candidate> {
-        let candidate = |attribute: &str, rank: u8, op: Op, values: Vec<Operand>| Candidate {
+    /// Can this condition's shape become a filter of `object`'s listing?
+    ///
+    /// Ranks, fewest matches first: an equality on a unique key (0), an IN list of them (1),
+    /// an equality on a few-match field (2) or an IN list (3), a prefix (5), an equality on a
+    /// many-match field (6) or an IN list (7), a boolean test (8).
+    pub fn candidate(&self, object: Object) -> Option<Candidate> {
+        let candidate = |filter: Filter, rank: u8, op: Op, values: Vec<Operand>| Candidate {
             rank,
-            attribute: attribute.to_owned(),
+            selectivity: filter.selectivity,
+            attribute: filter.attribute.to_owned(),
             op,
             values,
         };
+        let equality_rank = |selectivity: Selectivity, list: bool| {
+            let base = match selectivity {
+                Selectivity::Unique => 0,
+                Selectivity::Few => 2,
+                Selectivity::Many => 6,
+            };
+            base + u8::from(list)
+        };
         match self {
             Condition::Equals(field, value) => {
-                let (attribute, strength) = filter_attribute(field)?;
-                // Status matches many users: below any lookup or prefix.
-                let rank = if *field == Field::UserStatus {
-                    6
-                } else {
-                    strength * 2
-                };
-                Some(candidate(attribute, rank, Op::Equals, vec![value.clone()]))
+                let filter = object.filter(field)?;
+                let rank = equality_rank(filter.selectivity, false);
+                Some(candidate(filter, rank, Op::Equals, vec![value.clone()]))
             }
             Condition::In(field, values) if values.len() <= MAX_IN_VALUES => {
-                let (attribute, strength) = filter_attribute(field)?;
-                let rank = if *field == Field::UserStatus {
-                    7
-                } else {
-                    strength * 2 + 1
-                };
-                Some(candidate(attribute, rank, Op::Equals, values.clone()))
+                let filter = object.filter(field)?;
+                let rank = equality_rank(filter.selectivity, true);
+                Some(candidate(filter, rank, Op::Equals, values.clone()))
             }
             Condition::In(..) => None,
             Condition::Like(field, pattern) => {
-                let (attribute, _) = filter_attribute(field)?;
-                if *field == Field::UserStatus {
-                    return None;
-                }
-                Some(candidate(attribute, 5, Op::Prefix, vec![pattern.clone()]))
+                let filter = object.filter(field).filter(|f| f.prefix)?;
+                Some(candidate(filter, 5, Op::Prefix, vec![pattern.clone()]))
             }
-            Condition::Enabled(on) => {
-                let word = if *on { "Enabled" } else { "Disabled" };
+            Condition::Flag(field, on) => {
+                let (attribute, word) = object.flag_filter(field, *on)?;
+                let filter = Filter {
+                    attribute,
+                    selectivity: Selectivity::Many,
+                    prefix: false,
+                };
                 Some(candidate(
-                    "status",
+                    filter,
                     8,
                     Op::Equals,
                     vec![Operand::Const(Some(word.into()))],
@@ -122,13 +114,13 @@ impl Condition {
 
 /// The candidates worth trying, best first; the scan sends the first whose values can go.
 /// Constants are judged now, so that EXPLAIN shows only what may really be sent.
-pub fn rank(conditions: &[Condition]) -> Vec<Candidate> {
+pub fn rank(object: Object, conditions: &[Condition]) -> Vec<Candidate> {
     let mut candidates: Vec<Candidate> = conditions
         .iter()
-        .filter_map(|c| c.candidate())
+        .filter_map(|c| c.candidate(object))
         .filter(|c| c.may_travel())
         .collect();
-    // Of two prefixes (`like 'ab%' and like 'abc%'`), the longer matches fewer users.
+    // Of two prefixes (`like 'ab%' and like 'abc%'`), the longer matches fewer records.
     candidates.sort_by_key(|c| (c.rank, std::cmp::Reverse(c.known_prefix_len())));
     candidates
 }
@@ -136,13 +128,18 @@ pub fn rank(conditions: &[Condition]) -> Vec<Candidate> {
 /// What the scan asks Cognito, once values are known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requests {
-    /// No user can match (`col = NULL`, an IN list of NULLs): ask nothing.
+    /// No record can match (`col = NULL`, an IN list of NULLs): ask nothing.
     Nothing,
-    /// One listing per filter; `None` lists the whole pool.
+    /// One listing per filter; `None` lists everything.
     Filters(Vec<Option<String>>),
 }
 
 impl Candidate {
+    /// A lookup by a unique key: one record per value, one request per value.
+    pub fn is_lookup(&self) -> bool {
+        self.op == Op::Equals && self.selectivity == Selectivity::Unique
+    }
+
     /// The length of a constant prefix, 0 for anything else.
     fn known_prefix_len(&self) -> usize {
         match (self.op, self.values.as_slice()) {
@@ -244,20 +241,10 @@ pub fn write_filter(attribute: &str, op: Op, value: &str) -> Option<String> {
     (filter.chars().count() <= MAX_FILTER_LEN).then_some(filter)
 }
 
-/// The attribute that partitions a pool.
-pub const PARTITION_ATTRIBUTE: &str = "sub";
-
-/// The 16 filters that split a pool by the first hex digit of `sub` (a lowercase UUID).
-pub fn sub_partitions() -> Vec<Option<String>> {
-    "0123456789abcdef"
-        .chars()
-        .map(|c| Some(format!("{PARTITION_ATTRIBUTE} ^= \"{c}\"")))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::objects::users::USERS;
 
     fn attr(name: &str) -> Field {
         Field::Attribute(name.into())
@@ -288,12 +275,12 @@ mod tests {
             (attr("preferred_username"), "preferred_username"),
             (attr("sub"), "sub"),
         ] {
-            let cand = Condition::Equals(field, c("v")).candidate().unwrap();
+            let cand = Condition::Equals(field, c("v")).candidate(USERS).unwrap();
             assert_eq!(cand.attribute, name);
             assert_eq!(filters(&cand, &["Zoë"]), one(&format!("{name} = \"Zoë\"")));
         }
         let status = Condition::Equals(Field::UserStatus, c("CONFIRMED"))
-            .candidate()
+            .candidate(USERS)
             .unwrap();
         assert_eq!(
             filters(&status, &["CONFIRMED"]),
@@ -305,32 +292,38 @@ mod tests {
     fn refused_shapes() {
         // Custom attributes and the other fields are not filterable.
         assert!(Condition::Equals(attr("custom:tenant"), c("acme"))
-            .candidate()
+            .candidate(USERS)
             .is_none());
         assert!(Condition::Equals(attr("email_verified"), c("true"))
-            .candidate()
+            .candidate(USERS)
             .is_none());
         assert!(Condition::Equals(Field::CreatedAt, c("x"))
-            .candidate()
+            .candidate(USERS)
             .is_none());
         assert!(Condition::Equals(Field::AllAttributes, c("x"))
-            .candidate()
+            .candidate(USERS)
             .is_none());
         assert!(Condition::Like(Field::UserStatus, c("CON%"))
-            .candidate()
+            .candidate(USERS)
             .is_none());
         let long: Vec<Operand> = (0..=MAX_IN_VALUES).map(|i| c(&i.to_string())).collect();
-        assert!(Condition::In(Field::Username, long).candidate().is_none());
+        assert!(Condition::In(Field::Username, long)
+            .candidate(USERS)
+            .is_none());
     }
 
     #[test]
     fn enabled_becomes_status() {
-        let on = Condition::Enabled(true).candidate().unwrap();
+        let on = Condition::Flag(Field::Enabled, true)
+            .candidate(USERS)
+            .unwrap();
         assert_eq!(
             on.requests(&[Some("Enabled".into())]),
             one("status = \"Enabled\"")
         );
-        let off = Condition::Enabled(false).candidate().unwrap();
+        let off = Condition::Flag(Field::Enabled, false)
+            .candidate(USERS)
+            .unwrap();
         assert_eq!(off.describe(), "status = \"Disabled\"");
     }
 
@@ -341,7 +334,7 @@ mod tests {
             assert_eq!(like_prefix(not_a_prefix), None, "{not_a_prefix}");
         }
         let cand = Condition::Like(attr("email"), c("user00%"))
-            .candidate()
+            .candidate(USERS)
             .unwrap();
         assert_eq!(filters(&cand, &["user00%"]), one("email ^= \"user00\""));
         assert_eq!(filters(&cand, &["%user"]), None);
@@ -351,7 +344,7 @@ mod tests {
     #[test]
     fn unsafe_values_stay_local() {
         let cand = Condition::Equals(attr("family_name"), Operand::Param(0))
-            .candidate()
+            .candidate(USERS)
             .unwrap();
         for bad in ["O\"Brien", "back\\slash", "tab\there", "line\nfeed", ""] {
             assert_eq!(filters(&cand, &[bad]), None, "{bad:?}");
@@ -367,7 +360,7 @@ mod tests {
     #[test]
     fn nulls_match_nothing_and_in_lists_fan_out_once_per_value() {
         let cand = Condition::In(Field::Username, vec![c("a"), c("b"), c("a")])
-            .candidate()
+            .candidate(USERS)
             .unwrap();
         let values = [Some("a".into()), None, Some("b".into()), Some("a".into())];
         assert_eq!(
@@ -386,7 +379,7 @@ mod tests {
     #[test]
     fn the_most_selective_condition_ranks_first() {
         let conditions = vec![
-            Condition::Enabled(true),
+            Condition::Flag(Field::Enabled, true),
             Condition::Equals(Field::UserStatus, c("CONFIRMED")),
             Condition::Like(attr("email"), c("a%")),
             Condition::Equals(attr("given_name"), c("Zoë")),
@@ -394,7 +387,7 @@ mod tests {
             Condition::Equals(attr("email"), c("a@example.com")),
             Condition::Equals(attr("custom:tenant"), c("acme")),
         ];
-        let ranked: Vec<(String, u8)> = rank(&conditions)
+        let ranked: Vec<(String, u8)> = rank(USERS, &conditions)
             .into_iter()
             .map(|c| (c.attribute, c.rank))
             .collect();
@@ -417,7 +410,7 @@ mod tests {
             Condition::Equals(attr("email"), c("has \"quotes\"")),
             Condition::Equals(attr("sub"), Operand::Param(0)),
         ];
-        let ranked = rank(&conditions);
+        let ranked = rank(USERS, &conditions);
         assert_eq!(ranked.len(), 1);
         assert_eq!(ranked[0].describe(), "sub = $1");
     }
@@ -434,7 +427,7 @@ mod tests {
                 Condition::Like(Field::Username, c("ab%")),
             ],
         ] {
-            let ranked = rank(&conditions);
+            let ranked = rank(USERS, &conditions);
             assert_eq!(ranked[0].describe(), "username ^= \"abc\"");
             assert_eq!(
                 ranked[0].requests(&[Some("abc%".into())]),
@@ -443,27 +436,27 @@ mod tests {
         }
         // Across attributes too, and a parameter (length unknown) comes after a known prefix;
         // a lookup still beats any prefix.
-        let ranked = rank(&[
-            Condition::Like(Field::Username, Operand::Param(0)),
-            Condition::Like(attr("email"), c("a%")),
-            Condition::Like(attr("given_name"), c("Zoë%")),
-        ]);
+        let ranked = rank(
+            USERS,
+            &[
+                Condition::Like(Field::Username, Operand::Param(0)),
+                Condition::Like(attr("email"), c("a%")),
+                Condition::Like(attr("given_name"), c("Zoë%")),
+            ],
+        );
         let shown: Vec<String> = ranked.iter().map(Candidate::describe).collect();
         assert_eq!(
             shown,
             ["given_name ^= \"Zoë\"", "email ^= \"a\"", "username ^= $1"]
         );
-        let ranked = rank(&[
-            Condition::Like(Field::Username, c("abcdef%")),
-            Condition::Equals(attr("email"), c("a@example.com")),
-        ]);
+        let ranked = rank(
+            USERS,
+            &[
+                Condition::Like(Field::Username, c("abcdef%")),
+                Condition::Equals(attr("email"), c("a@example.com")),
+            ],
+        );
         assert_eq!(ranked[0].attribute, "email");
-    }
-
-    #[test]
-    fn sixteen_sub_partitions() {
-        assert_eq!(sub_partitions().len(), 16);
-        assert_eq!(sub_partitions()[10].as_deref(), Some("sub ^= \"a\""));
     }
 }
 

@@ -2,20 +2,20 @@
 //!
 //! A cached plan may run a thousand times, in other memory contexts than the one it was made
 //! in, so the plan holds no pointer: the `RemotePlan` travels as one JSON string node in
-//! `fdw_private`, which `copyObject` copies like any other node.
+//! `fdw_private`, which `copyObject` copies like any other node. Its encoding is here, beside
+//! the type.
 
+use std::ffi::CStr;
+
+use pgrx::pg_sys;
+use pgrx::pg_sys::AsPgCStr;
+use pgrx::PgList;
 use pgrx::PgSqlErrorCode::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnPlan, Object};
 use crate::pushdown::Candidate;
-
-/// ListUsers returns at most 60 users a request.
-pub const MAX_PAGE_SIZE: i32 = 60;
-/// Below this many users a pool is read as one sequential stream: 16 partitions would cost
-/// more requests than they save time.
-pub const PARTITION_ABOVE_USERS: u64 = 2000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemotePlan {
@@ -24,8 +24,8 @@ pub struct RemotePlan {
     /// columns the query reads (the others stay NULL and their values are never converted).
     pub columns: Vec<ColumnPlan>,
     pub page_size: i32,
-    /// Conditions ListUsers can express, best first; the scan sends the first whose values
-    /// can travel, else lists the pool.
+    /// Conditions the object's listing can express, best first; the scan sends the first
+    /// whose values can travel, else lists everything.
     pub candidates: Vec<Candidate>,
     /// Whether the `pushdown` option allowed conditions to be sent: planning needs it for the
     /// join paths. The options that shape execution (concurrency, rate, partitions, timeouts)
@@ -42,7 +42,7 @@ impl RemotePlan {
         RemotePlan {
             object,
             columns,
-            page_size: MAX_PAGE_SIZE,
+            page_size: object.max_page_size(),
             candidates: Vec::new(),
             pushdown,
             limited: false,
@@ -52,6 +52,34 @@ impl RemotePlan {
     pub fn encode(&self) -> String {
         // Serialising plain enums, strings and integers cannot fail.
         serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The plan as `fdw_private` carries it: a List of one String node, allocated in the
+    /// current memory context (the planner's, like the rest of the plan).
+    pub fn to_fdw_private(&self) -> *mut pg_sys::List {
+        let mut private = PgList::<pg_sys::Node>::new();
+        // SAFETY: makeString keeps the palloc'd C string, allocated in the current context
+        // like the list.
+        private.push(unsafe { pg_sys::makeString(self.encode().as_pg_cstr()) }.cast());
+        private.into_pg()
+    }
+
+    /// The plan stored in a plan's (or a rel's) fdw_private.
+    ///
+    /// # Safety
+    /// `fdw_private` must be a list made by `to_fdw_private` (or its copy).
+    pub unsafe fn from_fdw_private(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
+        // SAFETY: by the contract above, element 0 is the String node `to_fdw_private` made.
+        let text = unsafe {
+            let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
+            match list.get_ptr(0) {
+                Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
+                    .to_string_lossy()
+                    .into_owned(),
+                None => String::new(),
+            }
+        };
+        RemotePlan::decode(&text)
     }
 
     pub fn decode(text: &str) -> FdwResult<RemotePlan> {
@@ -66,9 +94,7 @@ impl RemotePlan {
     /// The attributes to ask for when the filters sent are on `filtered_on` (None: no
     /// filter); None asks for all of them.
     pub fn attributes_to_get(&self, filtered_on: Option<&str>) -> Option<Vec<String>> {
-        match self.object {
-            Object::Users => crate::objects::users::attributes_to_get(&self.columns, filtered_on),
-        }
+        self.object.attributes_to_get(&self.columns, filtered_on)
     }
 
     /// What EXPLAIN shows of the plan: label and value, in order. `parallel_scan` is the
@@ -81,19 +107,23 @@ impl RemotePlan {
         param: &dyn Fn(usize) -> String,
         ran: Option<Ran>,
     ) -> Vec<(&'static str, Shown)> {
-        let operation = match self.object {
-            Object::Users => "ListUsers",
-        };
+        let operation = self.object.operation();
         let mut lines = vec![("Cognito Request", Shown::Text(operation.to_owned()))];
-        match self.candidates.first() {
-            Some(best) => lines.push(("Cognito Filter", Shown::Text(best.describe_with(param)))),
-            None if parallel_scan && !self.limited => lines.push((
+        match (self.candidates.first(), self.object.partitioning()) {
+            (Some(best), _) => {
+                lines.push(("Cognito Filter", Shown::Text(best.describe_with(param))))
+            }
+            (None, Some(partitions)) if parallel_scan && !self.limited => lines.push((
                 "Cognito Partitions",
                 Shown::Text(format!(
-                    "16 by sub prefix when the pool holds over {PARTITION_ABOVE_USERS} users"
+                    "{} by {} when the pool holds over {} {}s",
+                    partitions.filters.len(),
+                    partitions.by,
+                    partitions.above,
+                    self.object.record_noun()
                 )),
             )),
-            None => {}
+            (None, _) => {}
         }
         let (attributes, page_size) = match ran {
             Some(ran) => (ran.attributes, ran.page_size),
@@ -138,13 +168,14 @@ impl std::fmt::Display for Shown {
 mod tests {
     use super::*;
     use crate::convert::ColumnType;
+    use crate::objects::users::USERS;
     use crate::objects::Field;
     use crate::pushdown::{Condition, Operand};
 
     #[test]
     fn survives_the_round_trip_through_the_plan() {
         let mut plan = RemotePlan::new(
-            Object::Users,
+            USERS,
             vec![ColumnPlan {
                 index: 2,
                 field: Field::Attribute("custom:tenant".into()),
@@ -155,10 +186,13 @@ mod tests {
             }],
             true,
         );
-        plan.candidates = crate::pushdown::rank(&[Condition::Equals(
-            Field::Attribute("email".into()),
-            Operand::Param(0),
-        )]);
+        plan.candidates = crate::pushdown::rank(
+            USERS,
+            &[Condition::Equals(
+                Field::Attribute("email".into()),
+                Operand::Param(0),
+            )],
+        );
         assert_eq!(RemotePlan::decode(&plan.encode()).unwrap(), plan);
         let shown: Vec<String> = plan
             .describe(true, &|n| format!("$p{n}"), None)

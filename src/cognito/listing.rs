@@ -1,11 +1,12 @@
-//! Listing users through one or more ListUsers streams at once.
+//! Listing through one or more streams of one paged operation at once.
 //!
-//! Each stream (one filter: a lookup value, an IN value or a `sub` partition) pages on its own.
-//! Page requests run concurrently, as many as reaching the shared rate needs (round trip x
-//! rate, shared out among the backends listing on the same quota) and at most `max_in_flight`;
-//! each waits for its turn under the rate. Finished pages are handed out one at a time, so
-//! memory stays about one page per request in flight. All of it runs on the backend's runtime
-//! only while the scan waits in `runtime::wait`, and is dropped with the listing.
+//! Each stream (one filter: a lookup value, an IN value or a partition) pages on its own, with
+//! a pager of its operation (`users::UserPager` for ListUsers). Page requests run concurrently,
+//! as many as reaching the shared rate needs (round trip x rate, shared out among the backends
+//! listing on the same quota) and at most `max_in_flight`; each waits for its turn under the
+//! rate. Finished pages are handed out one at a time, so memory stays about one page per
+//! request in flight. All of it runs on the backend's runtime only while the scan waits in
+//! `runtime::wait`, and is dropped with the listing.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -15,36 +16,39 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::client::CognitoClient;
 use super::rate::Limiter;
-use super::users::{User, UserPager};
 use crate::error::FdwResult;
 
-type PageFuture = Pin<Box<dyn Future<Output = (UserPager, FdwResult<Vec<User>>)>>>;
+/// Where one stream of a paged operation stands. It holds no page: each call hands its page
+/// to the caller.
+// The runtime is current-thread and the listing never leaves the backend thread, so the
+// futures need not be Send.
+#[allow(async_fn_in_trait)]
+pub trait Pager {
+    type Item;
+    /// The next page, possibly empty; each attempt waits for its turn under `limiter`.
+    async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<Self::Item>>;
+    /// No page is left.
+    fn finished(&self) -> bool;
+}
 
-pub struct Listing {
+type PageFuture<P> = Pin<Box<dyn Future<Output = (P, FdwResult<Vec<<P as Pager>::Item>>)>>>;
+
+pub struct Listing<P: Pager> {
     limiter: Limiter,
     max_in_flight: usize,
-    waiting: VecDeque<UserPager>,
-    in_flight: FuturesUnordered<PageFuture>,
+    waiting: VecDeque<P>,
+    in_flight: FuturesUnordered<PageFuture<P>>,
     pub requests: u64,
     pub pages: u64,
 }
 
-impl Listing {
-    pub fn new(
-        client: &CognitoClient,
-        filters: Vec<Option<String>>,
-        attributes: Option<Vec<String>>,
-        page_size: i32,
-        max_in_flight: usize,
-        requests_per_second: u32,
-    ) -> Listing {
+impl<P: Pager + 'static> Listing<P> {
+    /// A listing of one stream per pager.
+    pub fn new(limiter: Limiter, pagers: Vec<P>, max_in_flight: usize) -> Listing<P> {
         Listing {
-            limiter: limiter_for(client, requests_per_second),
+            limiter,
             max_in_flight: max_in_flight.max(1),
-            waiting: filters
-                .into_iter()
-                .map(|filter| UserPager::new(client.clone(), page_size, filter, attributes.clone()))
-                .collect(),
+            waiting: pagers.into(),
             in_flight: FuturesUnordered::new(),
             requests: 0,
             pages: 0,
@@ -56,7 +60,7 @@ impl Listing {
     }
 
     /// The next page from any stream (possibly empty), or None when every stream is done.
-    pub async fn next_page(&mut self) -> Option<FdwResult<Vec<User>>> {
+    pub async fn next_page(&mut self) -> Option<FdwResult<Vec<P::Item>>> {
         let wanted = self.max_in_flight.min(self.limiter.streams());
         while self.in_flight.len() < wanted {
             let Some(mut pager) = self.waiting.pop_front() else {

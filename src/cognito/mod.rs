@@ -13,5 +13,5 @@ pub mod runtime;
 pub mod users;
 
 pub use client::CognitoClient;
-pub use listing::Listing;
+pub use listing::{Listing, Pager};
 pub use users::{User, UserPager};

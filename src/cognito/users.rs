@@ -8,6 +8,7 @@ use std::time::{Duration, Instant as Clock};
 use aws_sdk_cognitoidentityprovider::types::UserType;
 
 use super::client::{classify, Attempts, CognitoClient, Retry};
+use super::listing::Pager;
 use super::rate::Limiter;
 use crate::convert::Instant;
 use pgrx::PgSqlErrorCode::*;
@@ -111,8 +112,12 @@ impl UserPager {
             finished: false,
         }
     }
+}
 
-    pub fn finished(&self) -> bool {
+impl Pager for UserPager {
+    type Item = User;
+
+    fn finished(&self) -> bool {
         self.finished
     }
 
@@ -124,7 +129,7 @@ impl UserPager {
     /// attempts in all, however many that takes. Other transient failures are tried up to
     /// max_attempts times with growing backoff; the rest fail at once. Every retry sends the
     /// same page token, so no page is skipped or read twice.
-    pub async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<User>> {
+    async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<User>> {
         if self.finished {
             return Ok(Vec::new());
         }
@@ -244,7 +249,7 @@ mod properties {
     use super::*;
     use crate::cognito::client::build_on;
     use crate::convert::{prepare, ColumnType, Ready};
-    use crate::objects::{Field, Item};
+    use crate::objects::{Field, Record};
     use crate::options::ServerSettings;
 
     /// An HTTP status and body; status 0: the connection is refused.

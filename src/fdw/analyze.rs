@@ -1,5 +1,6 @@
-//! ANALYZE on a foreign table records the pool's size in pg_class.reltuples, where every
-//! backend's planner finds it; the size comes from DescribeUserPool. No rows are sampled:
+//! ANALYZE on a foreign table records its size in pg_class.reltuples, where every backend's
+//! planner finds it; the object says where the size comes from (for users, DescribeUserPool's
+//! estimate of the pool's users). No rows are sampled:
 //! per-column statistics would cost a full listing, and PostgreSQL's default selectivities
 //! serve the conditions that stay local.
 
@@ -18,21 +19,19 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     func: *mut pg_sys::AcquireSampleRowsFunc,
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
-    let (server, _) = catalog::foreign_table((*relation).rd_id);
-    let options = catalog::server(server);
-    let (settings, secret) =
-        catalog::server_settings(server, &options, pg_sys::GetUserId()).or_raise();
-    let client = client_for(server.to_u32(), &settings, &secret);
-    let pool = estimate::PoolKey::of(&options.1);
-    // A pool whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
+    let table = catalog::table((*relation).rd_id, Some(pg_sys::GetUserId())).or_raise();
+    let (Some(settings), Some(secret)) = (&table.settings.server, &table.secret) else {
+        // Asked with a role, `table` resolves both or raises.
+        return false;
+    };
+    let object = catalog::table_object(&table.options).or_raise();
+    let client = client_for(table.server_oid.to_u32(), settings, secret);
+    let pool = estimate::PoolKey::of(&table.server_options);
+    // A table whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.
-    if wait(estimate::refresh(
-        &pool,
-        &client,
-        estimate::Attempts::AsConfigured,
-    ))
-    .or_raise()
-    .is_none()
+    if wait(object.refresh_rows(&pool, &client, estimate::Attempts::AsConfigured))
+        .or_raise()
+        .is_none()
     {
         return false;
     }
@@ -50,9 +49,10 @@ unsafe extern "C-unwind" fn pool_size_as_sample(
     totalrows: *mut f64,
     totaldeadrows: *mut f64,
 ) -> std::ffi::c_int {
-    let (server, _) = catalog::foreign_table((*relation).rd_id);
+    let (server, options) = catalog::foreign_table((*relation).rd_id);
+    let object = catalog::table_object(&options).or_raise();
     let pool = estimate::PoolKey::of(&catalog::server(server).1);
-    *totalrows = estimate::known(&pool).unwrap_or(0) as f64;
+    *totalrows = object.known_rows(&pool).unwrap_or(0) as f64;
     *totaldeadrows = 0.0;
     0
 }

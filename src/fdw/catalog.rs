@@ -8,7 +8,7 @@ use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
-use crate::options::{lookup, word, SecretSource, ServerSettings};
+use crate::options::{lookup, word, SecretSource, TableSettings};
 
 /// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
 ///
@@ -134,19 +134,39 @@ fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(St
     }
 }
 
-/// Everything a scan needs to reach Cognito for this server, credentials resolved.
-pub fn server_settings(
-    server_oid: pg_sys::Oid,
-    (name, server_options): &(String, Vec<(String, String)>),
-    userid: pg_sys::Oid,
-) -> FdwResult<(ServerSettings, String)> {
-    let mapping = user_mapping_options(userid, server_oid);
-    let settings = ServerSettings::resolve(name, server_options, &mapping)?;
-    let secret = match &settings.credentials.secret {
-        SecretSource::Inline(secret) => secret.clone(),
-        SecretSource::Vault(id) => vault_secret(name, id)?,
+/// A foreign table as a scan sees it, read from the catalogs once.
+pub struct Table {
+    pub server_oid: pg_sys::Oid,
+    /// The table's own options (`object` among them).
+    pub options: Vec<(String, String)>,
+    /// The server's options, which say where its pool is.
+    pub server_options: Vec<(String, String)>,
+    /// Server, table and user mapping merged.
+    pub settings: TableSettings,
+    /// The secret access key (inline, or read from Vault), when `settings.server` is set.
+    pub secret: Option<String>,
+}
+
+/// The foreign table `relid` and its settings. `as_user`: the role whose user mapping
+/// applies, for a scan that sends requests; None for one that sends none (planning, EXPLAIN
+/// without ANALYZE), which reads no credentials and so needs none.
+pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Table> {
+    let (server_oid, options) = foreign_table(relid);
+    let (name, server_options) = server(server_oid);
+    let mapping = as_user.map(|user| user_mapping_options(user, server_oid));
+    let settings = TableSettings::resolve(&name, &server_options, &options, mapping.as_deref())?;
+    let secret = match settings.server.as_ref().map(|s| &s.credentials.secret) {
+        None => None,
+        Some(SecretSource::Inline(secret)) => Some(secret.clone()),
+        Some(SecretSource::Vault(id)) => Some(vault_secret(&name, id)?),
     };
-    Ok((settings, secret))
+    Ok(Table {
+        server_oid,
+        options,
+        server_options,
+        settings,
+        secret,
+    })
 }
 
 /// Read a secret through Supabase Vault's interface, by id or by name.

@@ -5,11 +5,13 @@
 //!   ExplainForeignScan.
 //! - `import`: ImportForeignSchema.
 //! - `analyze`: AnalyzeForeignTable (the pool's size into pg_class).
+//! - `cell`: Rust state owned by the executor, freed exactly once.
 //! - `catalog`: reading options, columns, user mappings and Vault secrets from the catalogs.
 //! - `columns`: which columns a scan fills.
 
 pub mod analyze;
 pub mod catalog;
+pub mod cell;
 pub mod columns;
 pub mod import;
 pub mod plan;

@@ -3,28 +3,15 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
-use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::{catalog, quals};
 use crate::cognito::estimate;
 use crate::error::{FdwResult, OrRaise};
-use crate::options::{use_remote_estimate, ScanSettings};
 use crate::pushdown;
-use crate::remote_plan::{RemotePlan, MAX_PAGE_SIZE};
+use crate::remote_plan::RemotePlan;
 
-/// Users assumed for a pool of unknown size (not analyzed, no DescribeUserPool answer in this
-/// backend yet). Deliberately large: what a wrong guess costs is lopsided. Guessing large
-/// when the pool is small makes a join look up each outer row (one request per row, a cost
-/// the query's author sees and bounds) where one listing of a few pages would do; guessing
-/// small when the pool is large lists the whole pool (a request per 60 users: 16,667 for a
-/// million, nine minutes at ListUsers' quota) where a few lookups would do. At this size a
-/// listing is costed at 1,667 requests, so joins of up to about that many outer rows look
-/// their users up.
-pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
-/// Cost of one request, in the planner's units (a sequential page read is 1.0).
-const REQUEST_COST: f64 = 100.0;
 /// Cost of turning one fetched item into a row.
 const ROW_COST: f64 = 0.1;
 
@@ -54,7 +41,7 @@ struct Planned {
     plan: RemotePlan,
     /// Parameter expressions the scan evaluates at run time.
     params: Vec<*mut pg_sys::Expr>,
-    server_options: Vec<(String, String)>,
+    table: catalog::Table,
 }
 
 /// The plan for one scan of `relid` under `clauses`.
@@ -65,15 +52,15 @@ unsafe fn plan_for(
     clauses: *mut pg_sys::List,
 ) -> FdwResult<Planned> {
     require_utf8()?;
-    let (server, table_options) = catalog::foreign_table(relid);
-    let object = catalog::table_object(&table_options)?;
+    // Planning sends no request: no credentials are read.
+    let table = catalog::table(relid, None)?;
+    let object = catalog::table_object(&table.options)?;
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
-    let (_, server_options) = catalog::server(server);
-    let settings = ScanSettings::resolve(&server_options, &table_options);
+    let settings = &table.settings.scan;
     let mut plan = RemotePlan::new(object, columns, settings.pushdown);
     let found = quals::find(clauses, (*baserel).relid, &plan.columns);
     if settings.pushdown {
-        plan.candidates = pushdown::rank(&found.conditions);
+        plan.candidates = pushdown::rank(object, &found.conditions);
     }
     // A LIMIT of a query on this table alone bounds what is read from it, unless the rows
     // are sorted first (PostgreSQL keeps limit_tuples for a bounded sort): then every row
@@ -84,21 +71,13 @@ unsafe fn plan_for(
         && pg_sys::bms_num_members((*root).all_baserels) == 1;
     let every_condition_pushed = found.unrecognised == 0 && found.conditions.len() <= 1;
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
-        plan.page_size = (limit.ceil() as i32).clamp(1, MAX_PAGE_SIZE);
+        plan.page_size = (limit.ceil() as i32).clamp(1, object.max_page_size());
     }
     Ok(Planned {
         plan,
         params: found.params,
-        server_options,
+        table,
     })
-}
-
-fn encode(plan: &RemotePlan) -> *mut pg_sys::List {
-    let mut private = PgList::<pg_sys::Node>::new();
-    // SAFETY: makeString keeps the palloc'd C string, allocated in the planner's context like
-    // the rest of the plan.
-    private.push(unsafe { pg_sys::makeString(plan.encode().as_pg_cstr()) }.cast());
-    private.into_pg()
 }
 
 /// Decide the remote plan and estimate rows; a column the wrapper cannot fill is an error
@@ -109,27 +88,30 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
-    let Planned {
-        plan,
-        server_options,
-        ..
-    } = plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
-    // This backend's latest DescribeUserPool answer for the pool, else what ANALYZE recorded,
-    // else a guess on the safe side. Planning never asks Cognito: a plain EXPLAIN or PREPARE
-    // must not wait on the network, nor fail when it is down.
+    let Planned { plan, table, .. } =
+        plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
+    // What this backend last learnt of the table's size (the object says from what), else
+    // what ANALYZE recorded, else the object's guess on the safe side. Planning never asks
+    // Cognito: a plain EXPLAIN or PREPARE must not wait on the network, nor fail when it is
+    // down.
     let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
-    let pool = use_remote_estimate(&server_options)
-        .then(|| estimate::known(&estimate::PoolKey::of(&server_options)))
+    let pool = table
+        .settings
+        .use_remote_estimate
+        .then(|| {
+            plan.object
+                .known_rows(&estimate::PoolKey::of(&table.server_options))
+        })
         .flatten()
-        .map(|users| users as f64)
+        .map(|rows| rows as f64)
         .or(analyzed)
-        .unwrap_or(UNKNOWN_POOL_USERS);
+        .unwrap_or_else(|| plan.object.assumed_rows());
     // The relation's size, as postgres_fdw sets it for a table never analyzed: the paths'
     // costs below read it.
     (*baserel).tuples = pool;
     let rows = match plan.candidates.first() {
-        // A lookup by username, sub, email or phone number finds one user per value.
-        Some(best) if best.rank <= 1 => best.values.len() as f64,
+        // A lookup by a unique key finds one record per value.
+        Some(best) if best.is_lookup() => best.values.len() as f64,
         _ => {
             let selectivity = pg_sys::clauselist_selectivity(
                 root,
@@ -142,7 +124,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         }
     };
     (*baserel).rows = rows.max(1.0);
-    (*baserel).fdw_private = encode(&plan).cast();
+    (*baserel).fdw_private = plan.to_fdw_private().cast();
 }
 
 #[pg_guard]
@@ -151,11 +133,12 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     baserel: *mut pg_sys::RelOptInfo,
     _foreigntableid: pg_sys::Oid,
 ) {
-    let plan = decode((*baserel).fdw_private.cast()).or_raise();
+    let plan = RemotePlan::from_fdw_private((*baserel).fdw_private.cast()).or_raise();
     let rows = (*baserel).rows;
     let (requests, fetched) = listing_cost(&plan, (*baserel).tuples, rows);
-    let startup = REQUEST_COST;
-    let total = requests * REQUEST_COST + fetched * ROW_COST;
+    let request_cost = plan.object.request_cost();
+    let startup = request_cost;
+    let total = requests * request_cost + fetched * ROW_COST;
     // A table referenced laterally can only be scanned below the rels it refers to.
     let path = foreignscan_path(
         root,
@@ -169,15 +152,15 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
     add_lookup_join_paths(root, baserel, &plan);
 }
 
-/// Requests and users fetched by an unparameterized scan of a pool of `pool` users that
+/// Requests and records fetched by an unparameterized scan of a table of `pool` records that
 /// returns `rows` rows. A lookup costs one request per value; a pushed filter that is not a
-/// lookup reads about its matches; with nothing pushed, every page of the pool is read (a
-/// request per 60 users) and every user is checked locally.
+/// lookup reads about its matches; with nothing pushed, every page is read (a request per
+/// page size) and every record is checked locally.
 fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
     let page = f64::from(plan.page_size);
     let pool = pool.max(1.0);
     match plan.candidates.first() {
-        Some(best) if best.rank <= 1 => (best.values.len() as f64, rows),
+        Some(best) if best.is_lookup() => (best.values.len() as f64, rows),
         Some(_) => ((rows / page).ceil().max(1.0), rows),
         None => ((pool / page).ceil().max(1.0), pool),
     }
@@ -252,7 +235,7 @@ unsafe extern "C-unwind" fn member_is_column(
 }
 
 /// For a join such as `users.username = names.name`, a path that looks each outer row up
-/// with one filtered request instead of listing the pool: parameterized by the outer rel, as
+/// with one filtered request instead of listing everything: parameterized by the outer rel, as
 /// postgres_fdw does. The planner takes it only where its cost says it is cheaper.
 unsafe fn add_lookup_join_paths(
     root: *mut pg_sys::PlannerInfo,
@@ -264,7 +247,7 @@ unsafe fn add_lookup_join_paths(
     }
     for column in &plan.columns {
         let probe = pushdown::Condition::Equals(column.field.clone(), pushdown::Operand::Param(0));
-        let lookup = probe.candidate().is_some_and(|c| c.rank == 0);
+        let lookup = probe.candidate(plan.object).is_some_and(|c| c.is_lookup());
         if !lookup || column.ty != crate::convert::ColumnType::Text {
             continue;
         }
@@ -286,12 +269,12 @@ unsafe fn add_lookup_join_paths(
         for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
             // The planner may equate the column with any expression (`lower(n.name)`); offer
             // the lookup only where the scan can send the clause, else every outer row would
-            // list the pool.
+            // list everything.
             let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
             let found = quals::find(single, (*baserel).relid, &plan.columns);
-            let sendable = pushdown::rank(&found.conditions)
+            let sendable = pushdown::rank(plan.object, &found.conditions)
                 .first()
-                .is_some_and(|c| c.rank == 0);
+                .is_some_and(|c| c.is_lookup());
             if !sendable {
                 continue;
             }
@@ -309,8 +292,8 @@ unsafe fn add_lookup_join_paths(
                 root,
                 baserel,
                 rows,
-                REQUEST_COST,
-                REQUEST_COST + rows * ROW_COST,
+                plan.object.request_cost(),
+                plan.object.request_cost() + rows * ROW_COST,
                 outer,
             );
             pg_sys::add_path(baserel, path.cast());
@@ -348,38 +331,23 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
         local_quals,
         (*baserel).relid,
         fdw_exprs.into_pg(),
-        encode(&plan),
+        plan.to_fdw_private(),
         std::ptr::null_mut(),
         std::ptr::null_mut(),
         outer_plan,
     )
 }
 
-/// The RemotePlan stored in a plan's (or a rel's) fdw_private.
-///
-/// # Safety
-/// `fdw_private` must be a list this module made.
-pub unsafe fn decode(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
-    let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
-    let text = match list.get_ptr(0) {
-        // SAFETY: element 0 is the String node made by `encode` (or its copy).
-        Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
-            .to_string_lossy()
-            .into_owned(),
-        None => String::new(),
-    };
-    RemotePlan::decode(&text)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::objects::{Field, Object};
+    use crate::objects::users::{UNKNOWN_POOL_USERS, USERS};
+    use crate::objects::Field;
     use crate::pushdown::{Condition, Operand};
 
     fn plan(conditions: &[Condition]) -> RemotePlan {
-        let mut plan = RemotePlan::new(Object::Users, Vec::new(), true);
-        plan.candidates = pushdown::rank(conditions);
+        let mut plan = RemotePlan::new(USERS, Vec::new(), true);
+        plan.candidates = pushdown::rank(USERS, conditions);
         plan
     }
 

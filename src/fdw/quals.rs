@@ -2,7 +2,8 @@
 //!
 //! Only shapes whose meaning PostgreSQL and Cognito share are recognised: `col = v`, `v = col`,
 //! `col LIKE v`, `col IN (...)` with the text equality operator under a deterministic
-//! collation, and boolean tests of `enabled`. A value is a constant or a parameter; anything
+//! collation, and boolean tests of a boolean column. Which of them the object can send is the
+//! object's to say (`pushdown::rank`). A value is a constant or a parameter; anything
 //! else (a function call, another column) stays local only. Whatever is recognised here is still
 //! checked by PostgreSQL too.
 
@@ -67,14 +68,14 @@ impl Reader<'_> {
     ) -> Option<Condition> {
         let node = clause.cast::<pg_sys::Node>();
         if let Some(field) = self.column(node, ColumnType::Bool) {
-            return (field == Field::Enabled).then_some(Condition::Enabled(true));
+            return Some(Condition::Flag(field, true));
         }
         if is_a(node, pg_sys::NodeTag::T_BoolExpr) {
             let expr = node.cast::<pg_sys::BoolExpr>();
             let args = PgList::<pg_sys::Node>::from_pg((*expr).args);
             if (*expr).boolop == pg_sys::BoolExprType::NOT_EXPR && args.len() == 1 {
                 let field = self.column(args.get_ptr(0)?, ColumnType::Bool)?;
-                return (field == Field::Enabled).then_some(Condition::Enabled(false));
+                return Some(Condition::Flag(field, false));
             }
             return None;
         }
@@ -104,12 +105,12 @@ impl Reader<'_> {
                 None => (self.column(right, ColumnType::Bool)?, left),
             };
             let value = strip(value);
-            if field != Field::Enabled || !is_a(value, pg_sys::NodeTag::T_Const) {
+            if !is_a(value, pg_sys::NodeTag::T_Const) {
                 return None;
             }
             let value = value.cast::<pg_sys::Const>();
             let on = bool::from_datum((*value).constvalue, (*value).constisnull)?;
-            return Some(Condition::Enabled(on));
+            return Some(Condition::Flag(field, on));
         }
         if !deterministic((*expr).inputcollid) {
             return None;

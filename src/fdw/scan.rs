@@ -1,15 +1,14 @@
 //! Executing a scan.
 //!
-//! Execution state lives in a Rust `ScanState` that belongs to the executor: it is created in
-//! BeginForeignScan and freed exactly once, by EndForeignScan or, when the query fails or is
-//! cancelled first, by a reset callback on the executor's memory context. The plan itself holds
-//! no state, so a cached plan can be executed any number of times.
+//! Execution state lives in a Rust `ScanState` that belongs to the executor (`cell::StateCell`):
+//! it is created in BeginForeignScan and freed exactly once, by EndForeignScan or, when the
+//! query fails or is cancelled first, by a reset callback on the executor's memory context. The
+//! plan itself holds no state, so a cached plan can be executed any number of times.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashSet, VecDeque};
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, CStr};
 use std::hash::{Hash, Hasher};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pgrx::pg_sys;
@@ -17,27 +16,26 @@ use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 
 use super::catalog;
+use super::cell::StateCell;
 use crate::cognito::client::client_for;
 use crate::cognito::listing::limiter_for;
+use crate::cognito::rate::Limiter;
 use crate::cognito::runtime::{drop_in_runtime, wait};
-use crate::cognito::{estimate, rate, CognitoClient, Listing, User};
+use crate::cognito::{estimate, rate, CognitoClient};
 use crate::convert::Filler;
 use crate::error::{FdwError, OrRaise};
-use crate::objects::Item;
-use crate::options::{use_remote_estimate, ScanSettings};
-use crate::pushdown::{self, Operand, Requests};
-use crate::remote_plan::{Ran, RemotePlan, Shown, MAX_PAGE_SIZE, PARTITION_ABOVE_USERS};
-
-/// Partition a full scan only when its share of the rate needs this many requests in flight:
-/// below it, one stream comes close and partitions' part-filled pages cost more than they gain.
-const PARTITION_FROM_STREAMS: usize = 3;
+use crate::objects::{Object, Record, Records};
+use crate::options::TableSettings;
+use crate::pushdown::Operand;
+use crate::remote_plan::{Ran, RemotePlan, Shown};
+use crate::request::{self, Decision, Request};
 
 struct ScanState {
     plan: RemotePlan,
     /// One per column the query reads (`plan.columns`), holding values to the declared types.
     fillers: Vec<Filler>,
-    /// The table's and server's listing options as they stood when this query started.
-    settings: ScanSettings,
+    /// The table's, server's and user mapping's options as they stood when this query started.
+    settings: TableSettings,
     /// ExprStates of the plan's fdw_exprs (parameter values), in the executor's memory.
     params: *mut pg_sys::List,
     /// None under EXPLAIN without ANALYZE: no credentials are read and no request is made.
@@ -74,7 +72,7 @@ impl ScanState {
     fn new(
         plan: RemotePlan,
         fillers: Vec<Filler>,
-        settings: ScanSettings,
+        settings: TableSettings,
         params: *mut pg_sys::List,
     ) -> ScanState {
         LIVE_SCANS.fetch_add(1, Ordering::Relaxed);
@@ -98,7 +96,7 @@ impl ScanState {
     }
 
     fn pages(&self) -> u64 {
-        self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages)
+        self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages())
     }
 }
 
@@ -112,43 +110,55 @@ impl Drop for ScanState {
 struct Connection {
     client: CognitoClient,
     pool: estimate::PoolKey,
-    use_remote_estimate: bool,
 }
 
 struct Remote {
-    listing: Listing,
-    /// The users of the current page not yet returned: at most one page.
-    page: VecDeque<User>,
-    /// Usernames already returned, when several filters may match the same user (an IN list
-    /// under case-insensitive matching); None when the streams are disjoint.
+    listing: Box<dyn Records>,
+    /// The records of the current page not yet returned: at most one page.
+    page: VecDeque<Box<dyn Record>>,
+    /// Identities of the records already returned, when several streams may return the same
+    /// record (`Request::dedupe`); None when the streams are disjoint.
     seen: Option<HashSet<String>>,
-    /// What was sent, for EXPLAIN ANALYZE.
-    sent: String,
-    /// Each filter sent ("none" for a full listing), for counting distinct ones over runs.
-    filters: Vec<String>,
-    /// Users asked per page.
-    page_size: i32,
-    /// The attributes asked for (`AttributesToGet`); None: all.
-    attributes: Option<Vec<String>>,
+    /// What this run asked for.
+    request: Request,
     /// Requests of a listing begun and then dropped for a better one (see `open`).
     discarded_requests: u64,
 }
 
 impl Remote {
-    fn requests(&self) -> u64 {
-        self.listing.requests + self.discarded_requests
+    fn new(
+        state: &ScanState,
+        connection: &Connection,
+        limiter: Limiter,
+        request: Request,
+    ) -> Remote {
+        let listing = state
+            .plan
+            .object
+            .open(&connection.client, limiter, &request.listing);
+        Remote {
+            listing,
+            page: VecDeque::new(),
+            seen: request.dedupe.then(HashSet::new),
+            request,
+            discarded_requests: 0,
+        }
     }
 
-    /// The next user, fetching pages as needed; None when every stream is done.
-    fn next(&mut self) -> Option<User> {
+    fn requests(&self) -> u64 {
+        self.listing.requests() + self.discarded_requests
+    }
+
+    /// The next record, fetching pages as needed; None when every stream is done.
+    fn next(&mut self) -> Option<Box<dyn Record>> {
         loop {
-            while let Some(user) = self.page.pop_front() {
+            while let Some(record) = self.page.pop_front() {
                 let first_time = match &mut self.seen {
-                    Some(seen) => seen.insert(user.username.clone()),
+                    Some(seen) => seen.insert(record.identity().to_owned()),
                     None => true,
                 };
                 if first_time {
-                    return Some(user);
+                    return Some(record);
                 }
             }
             if self.listing.streams_left() == 0 {
@@ -190,14 +200,14 @@ unsafe fn evaluate(
     }
 }
 
-/// Decide what to ask Cognito for this run of the scan (parameters may have changed since the
-/// last), and open the listing.
+/// Ask `request::decide` what to ask Cognito for this run of the scan (parameters may have
+/// changed since the last), and open the listing it says.
 unsafe fn open(
     state: &ScanState,
     connection: &Connection,
     econtext: *mut pg_sys::ExprContext,
 ) -> Remote {
-    let (plan, settings) = (&state.plan, &state.settings);
+    let (plan, settings) = (&state.plan, &state.settings.scan);
     let client = &connection.client;
     // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
     let data_dir = CStr::from_ptr(pg_sys::DataDir)
@@ -205,207 +215,90 @@ unsafe fn open(
         .into_owned();
     rate::attach(std::path::Path::new(&data_dir));
     let limiter = limiter_for(client, settings.requests_per_second);
-    let chosen = plan
-        .candidates
-        .iter()
-        .enumerate()
-        .find_map(|(index, candidate)| {
-            let values: Vec<Option<String>> = candidate
-                .values
-                .iter()
-                .map(|v| evaluate(v, state.params, econtext))
-                .collect();
-            candidate.requests(&values).map(|r| (index, r))
-        });
-    let concurrency = if plan.limited {
-        1
+    let decision = request::decide(
+        plan,
+        settings,
+        state.settings.use_remote_estimate,
+        // SAFETY: the plan's parameter states and this node's expression context, as
+        // `evaluate` needs them.
+        &mut |operand| unsafe { evaluate(operand, state.params, econtext) },
+    );
+    let (sequential, partitioned) = match decision {
+        Decision::Open(request) => return Remote::new(state, connection, limiter, request),
+        Decision::BySize {
+            sequential,
+            partitioned,
+        } => (sequential, partitioned),
+    };
+    // Counted as listing from now, so that scans starting together see each other when they
+    // choose their streams below.
+    limiter.hold();
+    let partition = |rows: Option<u64>| request::partition(plan, settings, rows, limiter.streams());
+    if estimate::is_fresh(&connection.pool) {
+        let rows = plan.object.known_rows(&connection.pool);
+        let chosen = if partition(rows) {
+            partitioned
+        } else {
+            sequential
+        };
+        return Remote::new(state, connection, limiter, chosen);
+    }
+    // The size is asked alongside the first page of a sequential listing, in one attempt: a
+    // size check that fails costs the scan nothing, one that hangs at most one attempt's wait
+    // (request_timeout_ms), and an endpoint that never answers fails the query within the
+    // listing's budget, not after two. A large table costs one page more: the sequential
+    // page is dropped for the partitions.
+    let mut first = Remote::new(state, connection, limiter, sequential);
+    let answered = wait(first_page_and_size(
+        plan.object,
+        first.listing.as_mut(),
+        &connection.pool,
+        client,
+    ))
+    .and_then(|answered| answered);
+    let (rows, page) = match answered {
+        Ok(answered) => answered,
+        Err(error) => {
+            // Its connections are released with the runtime entered, before the ERROR
+            // unwinds.
+            drop_in_runtime(first);
+            error.raise()
+        }
+    };
+    if partition(rows) {
+        let mut remote = Remote::new(state, connection, limiter, partitioned);
+        remote.discarded_requests = first.listing.requests();
+        drop_in_runtime(first);
+        remote
     } else {
-        settings.max_concurrent_requests as usize
-    };
-    // `filtered_on`: the attribute the filters are on, which every user they return holds.
-    let remote = |filters: Vec<Option<String>>,
-                  filtered_on: Option<&str>,
-                  page_size: i32,
-                  sent: String,
-                  written| {
-        let attributes = plan.attributes_to_get(filtered_on);
-        Remote {
-            listing: Listing::new(
-                client,
-                filters,
-                attributes.clone(),
-                page_size,
-                concurrency,
-                settings.requests_per_second,
-            ),
-            page_size,
-            attributes,
-            page: VecDeque::new(),
-            seen: None,
-            sent,
-            filters: written,
-            discarded_requests: 0,
-        }
-    };
-    match chosen {
-        Some((_, Requests::Nothing)) => remote(
-            Vec::new(),
-            None,
-            MAX_PAGE_SIZE,
-            "nothing: no value can match".to_owned(),
-            Vec::new(),
-        ),
-        Some((index, Requests::Filters(filters))) => {
-            // The plan's page size was cut to the LIMIT on the assumption that its first
-            // candidate is sent and so every row returned is wanted; otherwise rows are
-            // filtered locally and a cut page would cost a request per few rows.
-            let page_size = if index == 0 {
-                plan.page_size
-            } else {
-                MAX_PAGE_SIZE
-            };
-            let written: Vec<String> = filters.iter().flatten().cloned().collect();
-            let fan_out = filters.len() > 1;
-            let attribute = plan.candidates[index].attribute.as_str();
-            let mut remote = remote(
-                filters,
-                Some(attribute),
-                page_size,
-                written.join(", "),
-                written,
-            );
-            remote.seen = fan_out.then(HashSet::new);
-            remote
-        }
-        None => {
-            // With no condition at all, every row listed is wanted and the plan's page size
-            // (cut to a LIMIT) stands; with conditions whose values could not be sent, every
-            // row is checked locally, and pages are read whole.
-            let page_size = if plan.candidates.is_empty() {
-                plan.page_size
-            } else {
-                MAX_PAGE_SIZE
-            };
-            let sequential = || {
-                remote(
-                    vec![None],
-                    None,
-                    page_size,
-                    "none".to_owned(),
-                    vec!["none".to_owned()],
-                )
-            };
-            let partitioned = || {
-                let filters = pushdown::sub_partitions();
-                let written = filters.iter().flatten().cloned().collect();
-                remote(
-                    filters,
-                    Some(pushdown::PARTITION_ATTRIBUTE),
-                    MAX_PAGE_SIZE,
-                    "16 partitions by sub prefix".to_owned(),
-                    written,
-                )
-            };
-            let large = |users: Option<u64>| users.is_some_and(|u| u > PARTITION_ABOVE_USERS);
-            if !(settings.parallel_scan && !plan.limited && connection.use_remote_estimate) {
-                return sequential();
-            }
-            // Counted as listing from now, so that scans starting together see each other
-            // when they choose their streams below.
-            limiter.hold();
-            // Partitions cost a part-filled page each: worth it only when reaching this scan's
-            // share of the rate needs several requests in flight.
-            let large = |users: Option<u64>| {
-                large(users)
-                    && (settings.always_partition || limiter.streams() >= PARTITION_FROM_STREAMS)
-            };
-            if estimate::is_fresh(&connection.pool) {
-                return if large(estimate::known(&connection.pool)) {
-                    partitioned()
-                } else {
-                    sequential()
-                };
-            }
-            // The size is asked alongside the first page of a sequential listing, in one
-            // attempt: a size check that fails costs the scan nothing, one that hangs at most
-            // one attempt's wait (request_timeout_ms), and an endpoint that never answers
-            // fails the query within ListUsers' budget, not after two. A large pool costs one
-            // page more: the sequential page is dropped for the partitions.
-            let mut first = sequential();
-            let answered = wait(first_page_and_size(
-                &mut first.listing,
-                &connection.pool,
-                client,
-            ))
-            .and_then(|answered| answered);
-            let (users, page) = match answered {
-                Ok(answered) => answered,
-                Err(error) => {
-                    // Its connections are released with the runtime entered, before the
-                    // ERROR unwinds.
-                    drop_in_runtime(first);
-                    error.raise()
-                }
-            };
-            if large(users) {
-                let mut remote = partitioned();
-                remote.discarded_requests = first.listing.requests;
-                drop_in_runtime(first);
-                remote
-            } else {
-                first.page = page.unwrap_or_default().into();
-                first
-            }
-        }
+        first.page = page.unwrap_or_default().into();
+        first
     }
 }
 
-/// The pool's size (one attempt, failures ignored) and the first page of `listing`, asked at
+/// The table's size (one attempt, failures ignored) and the first page of `listing`, asked at
 /// once; a failed page ends the wait without waiting for the size.
 async fn first_page_and_size(
-    listing: &mut Listing,
+    object: Object,
+    listing: &mut dyn Records,
     pool: &estimate::PoolKey,
     client: &CognitoClient,
-) -> Result<(Option<u64>, Option<Vec<User>>), FdwError> {
+) -> Result<(Option<u64>, Option<Vec<Box<dyn Record>>>), FdwError> {
     tokio::try_join!(
-        async { Ok(estimate::refresh(pool, client, estimate::Attempts::One).await) },
+        async {
+            Ok(object
+                .refresh_rows(pool, client, estimate::Attempts::One)
+                .await)
+        },
         async { listing.next_page().await.transpose() },
     )
 }
 
-/// What `fdw_state` points to: a palloc'd cell in the executor's query context, registered
-/// with that context's reset callbacks, holding the Rust state until one of the two owners
-/// (EndForeignScan or the callback) takes it.
-#[repr(C)]
-struct StateCell {
-    callback: pg_sys::MemoryContextCallback,
-    state: *mut ScanState,
-}
-
-/// Runs when the executor's memory goes away, also on error or cancel. Must never raise:
-/// PostgreSQL may be in the middle of aborting.
-unsafe extern "C-unwind" fn release_state(arg: *mut c_void) {
-    let cell = arg.cast::<StateCell>();
-    // SAFETY: arg is the StateCell registered in begin_foreign_scan, which lives in the
-    // context being reset and so is still valid during its own callbacks.
-    let state = std::mem::replace(&mut (*cell).state, std::ptr::null_mut());
-    if !state.is_null() {
-        // SAFETY: state came from Box::into_raw and the null swap above makes this its only
-        // release. Dropping never needs PostgreSQL; a panic in a destructor is swallowed so
-        // that it cannot unwind into PostgreSQL's abort path.
-        let _ = catch_unwind(AssertUnwindSafe(|| drop_in_runtime(Box::from_raw(state))));
-    }
-}
-
+/// This scan's state, or None once released (or under EXPLAIN of a scan never begun).
 unsafe fn state<'a>(node: *mut pg_sys::ForeignScanState) -> Option<&'a mut ScanState> {
-    let cell = (*node).fdw_state.cast::<StateCell>();
-    // SAFETY: fdw_state is NULL or the StateCell of begin_foreign_scan; its state pointer is
-    // NULL once released, else a live Box owned by this scan node.
-    if cell.is_null() || (*cell).state.is_null() {
-        None
-    } else {
-        Some(&mut *(*cell).state)
-    }
+    // SAFETY: fdw_state is NULL or the cell begin_foreign_scan installed for a ScanState in
+    // the query context, which outlives the node's callbacks.
+    StateCell::<ScanState>::get((*node).fdw_state.cast())
 }
 
 /// The role whose user mapping applies: the view owner for a view, else the current user.
@@ -433,43 +326,36 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     eflags: c_int,
 ) {
     let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-    let plan = super::plan::decode((*scan).fdw_private).or_raise();
+    let plan = RemotePlan::from_fdw_private((*scan).fdw_private).or_raise();
     let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
     // Every option that shapes execution is read here, once, when the query starts: the
     // listing's options and the client's come from the same read of the catalog, so a scan
     // never mixes two versions of its server, and EXPLAIN reports what this run used.
     // (PostgreSQL replans a cached statement after ALTER SERVER or ALTER FOREIGN TABLE, so
     // only `pushdown`, which shapes the plan, is taken from the planner.)
+    // Under EXPLAIN without ANALYZE no request is sent, and no credentials are read.
     let relid = (*(*node).ss.ss_currentRelation).rd_id;
-    let (server_oid, table_options) = catalog::foreign_table(relid);
-    let server = catalog::server(server_oid);
-    let settings = ScanSettings::resolve(&server.1, &table_options);
+    let sends = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0;
+    let table = catalog::table(relid, sends.then(|| check_as_user(node))).or_raise();
     let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
     let fillers = plan
         .columns
         .iter()
         .map(|column| Filler::new(column.clone(), query_cxt))
         .collect();
-    let mut state = ScanState::new(plan, fillers, settings, params);
-    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 {
-        let (settings, secret) =
-            catalog::server_settings(server_oid, &server, check_as_user(node)).or_raise();
-        state.connection = Some(Connection {
-            client: client_for(server_oid.to_u32(), &settings, &secret),
-            pool: estimate::PoolKey::of(&server.1),
-            use_remote_estimate: use_remote_estimate(&server.1),
-        });
-    }
+    let connection = match (&table.settings.server, &table.secret) {
+        (Some(server), Some(secret)) => Some(Connection {
+            client: client_for(table.server_oid.to_u32(), server, secret),
+            pool: estimate::PoolKey::of(&table.server_options),
+        }),
+        _ => None,
+    };
+    let mut state = ScanState::new(plan, fillers, table.settings, params);
+    state.connection = connection;
 
-    // SAFETY: the cell is allocated in the query context whose reset calls release_state, so
-    // it outlives every use; the Box is released exactly once (see release_state).
-    let cell = pg_sys::MemoryContextAllocZero(query_cxt, std::mem::size_of::<StateCell>())
-        .cast::<StateCell>();
-    (*cell).state = Box::into_raw(Box::new(state));
-    (*cell).callback.func = Some(release_state);
-    (*cell).callback.arg = cell.cast();
-    pg_sys::MemoryContextRegisterResetCallback(query_cxt, &mut (*cell).callback);
-    (*node).fdw_state = cell.cast();
+    // SAFETY: the query context outlives the node: the executor resets it after End, or on
+    // error, which is when the cell releases the state if End has not.
+    (*node).fdw_state = StateCell::install(query_cxt, state).cast();
 }
 
 #[pg_guard]
@@ -488,16 +374,16 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
         };
         let remote = open(state, connection, (*node).ss.ps.ps_ExprContext);
         state.runs += 1;
-        for filter in &remote.filters {
+        for filter in &remote.request.filters {
             let mut hasher = DefaultHasher::new();
             filter.hash(&mut hasher);
             state.filters_sent.insert(hasher.finish());
         }
         state.last_run = Some(LastRun {
-            sent: remote.sent.clone(),
+            sent: remote.request.sent.clone(),
             asked: Ran {
-                page_size: remote.page_size,
-                attributes: remote.attributes.clone(),
+                page_size: remote.request.listing.page_size,
+                attributes: remote.request.listing.attributes.clone(),
             },
         });
         state.remote = Some(remote);
@@ -505,7 +391,7 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(remote) = state.remote.as_mut() else {
         return slot;
     };
-    let Some(user) = remote.next() else {
+    let Some(record) = remote.next() else {
         return slot;
     };
     let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
@@ -514,11 +400,11 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
     nulls.fill(true);
     // Datums are palloc'd in the per-tuple context that ForeignNext switched to, which the
-    // executor resets for every row; `user` is freed when this function returns. Only the
+    // executor resets for every row; `record` is freed when this function returns. Only the
     // columns the query reads are converted: the others stay NULL.
     for filler in &mut state.fillers {
         let index = filler.plan.index;
-        match filler.datum(user.value(&filler.plan.field)) {
+        match filler.datum(record.value(&filler.plan.field)) {
             Ok(Some(datum)) => {
                 values[index] = datum;
                 nulls[index] = false;
@@ -530,8 +416,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
                 FdwError::new(
                     unfit.code,
                     format!(
-                        "value of user \"{}\" does not fit column \"{name}\": {}",
-                        user.username.escape_debug(),
+                        "value of {} \"{}\" does not fit column \"{name}\": {}",
+                        state.plan.object.record_noun(),
+                        record.identity().escape_debug(),
                         unfit.why
                     ),
                 )
@@ -550,17 +437,15 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     // The next Iterate opens a new listing with the parameter values of then.
     if let Some(old) = state.remote.take() {
         state.requests_before += old.requests();
-        state.pages_before += old.listing.pages;
+        state.pages_before += old.listing.pages();
         drop_in_runtime(old);
     }
 }
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
-    let cell = (*node).fdw_state.cast::<StateCell>();
-    if !cell.is_null() {
-        release_state(cell.cast());
-    }
+    // SAFETY: as in `state`; nothing holds a reference to the state across this call.
+    StateCell::<ScanState>::release((*node).fdw_state.cast());
 }
 
 #[pg_guard]
@@ -599,7 +484,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
     let ran = run.filter(|_| (*es).analyze).map(|r| r.asked.clone());
     for (label, value) in state
         .plan
-        .describe(state.settings.parallel_scan, &param, ran)
+        .describe(state.settings.scan.parallel_scan, &param, ran)
     {
         let label = std::ffi::CString::new(label).unwrap_or_default();
         match (label.as_c_str(), value) {
@@ -614,7 +499,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
                 format!(
                     "{}, {}",
                     connection.client.limits,
-                    state.settings.describe()
+                    state.settings.scan.describe()
                 ),
             );
         }

@@ -1,23 +1,212 @@
-//! The Cognito objects a foreign table can read, one module each.
+//! The Cognito objects a foreign table can read, one module each, behind one trait.
 //!
-//! An object module owns its columns (which names it knows and which types they accept), the
-//! table that IMPORT FOREIGN SCHEMA creates for it, and how one fetched item becomes the values
-//! of a row. The FDW layer knows objects only through `Object`.
+//! An object module owns everything that is particular to its object: its columns (which names
+//! it knows, which types they accept, how a fetched record gives each value), the table IMPORT
+//! FOREIGN SCHEMA creates for it, its abilities (which conditions its listing operation can
+//! send and how selective each is, page size, partitions), its row estimate, and how it opens
+//! a listing through the client layer. The FDW callbacks, the pushdown, the request decision
+//! and EXPLAIN are generic: they ask the object through `CognitoObject`.
+//!
+//! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
 pub mod users;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
+use crate::cognito::estimate::{Attempts, PoolKey};
+use crate::cognito::listing::{Listing, Pager};
+use crate::cognito::rate::Limiter;
+use crate::cognito::CognitoClient;
 use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Object {
-    Users,
+/// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
+const REGISTERED: &[Object] = &[users::USERS];
+
+/// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
+pub trait CognitoObject: Sync {
+    /// The value of the table option `object`.
+    fn name(&self) -> &'static str;
+    /// One record, as messages name it: "user".
+    fn record_noun(&self) -> &'static str;
+
+    /// The field a column reads and the type it is filled as, or why it cannot be read.
+    fn plan_column(&self, column: &ColumnDef) -> FdwResult<ColumnPlan>;
+    /// The documented table, as IMPORT FOREIGN SCHEMA creates it: names and types in order.
+    fn import_columns(&self) -> &'static [(&'static str, &'static str)];
+
+    /// The listing operation, as EXPLAIN names it: "ListUsers".
+    fn operation(&self) -> &'static str;
+    /// The most records one request of the listing returns.
+    fn max_page_size(&self) -> i32;
+    /// What one request of the listing costs, in the planner's units (a sequential page read
+    /// is 1.0; a row fetched 0.1).
+    fn request_cost(&self) -> f64;
+    /// How the listing can send a condition on `field`, if it can.
+    fn filter(&self, field: &Field) -> Option<Filter>;
+    /// The attribute and value a boolean test of `field` (`where enabled`) is sent as.
+    fn flag_filter(&self, field: &Field, on: bool) -> Option<(&'static str, &'static str)>;
+    /// How a whole listing splits into streams read concurrently, if it does.
+    fn partitioning(&self) -> Option<Partitioning>;
+    /// What the requests ask for of each record, when a query reads `columns` and the filters
+    /// sent are on `filtered_on` (every record they return holds it); None asks for all.
+    fn attributes_to_get(
+        &self,
+        columns: &[ColumnPlan],
+        filtered_on: Option<&str>,
+    ) -> Option<Vec<String>>;
+
+    /// The records a table of `pool` holds, as far as this backend knows (no request made).
+    fn known_rows(&self, pool: &PoolKey) -> Option<u64>;
+    /// Ask Cognito how many records a table of `pool` holds, and remember the answer for
+    /// `known_rows`; None when it cannot tell (failures are not errors: without a size a scan
+    /// reads one stream, which is always correct). ANALYZE and the scan's size check ask it.
+    fn refresh_rows<'a>(
+        &self,
+        pool: &'a PoolKey,
+        client: &'a CognitoClient,
+        attempts: Attempts,
+    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>>;
+    /// The records assumed when nothing is known.
+    fn assumed_rows(&self) -> f64;
+
+    /// A listing of the streams `request` describes, paced by `limiter`. Nothing is sent
+    /// until its first page is asked for.
+    fn open(
+        &self,
+        client: &CognitoClient,
+        limiter: Limiter,
+        request: &ListRequest,
+    ) -> Box<dyn Records>;
 }
 
-const ALL: &[Object] = &[Object::Users];
+/// How selective a sent condition is: it orders the candidates, and a lookup by a unique key
+/// is costed and joined as one request per value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Selectivity {
+    /// At most one record per value (a username, an id).
+    Unique,
+    /// A few records per value (a name).
+    Few,
+    /// Many records per value (a status).
+    Many,
+}
+
+/// How a listing operation can send conditions on one field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Filter {
+    /// The name the operation's filter uses.
+    pub attribute: &'static str,
+    pub selectivity: Selectivity,
+    /// Whether `like 'abc%'` can be sent as a prefix filter.
+    pub prefix: bool,
+}
+
+/// Filters that split a whole listing into disjoint streams, read concurrently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partitioning {
+    /// The attribute the filters are on: every record they return holds it.
+    pub attribute: &'static str,
+    /// One filter per partition; together they return every record once.
+    pub filters: Vec<String>,
+    /// What EXPLAIN says the partitions are by: "sub prefix".
+    pub by: &'static str,
+    /// Below this many records one stream is cheaper: partitions' part-filled pages cost more
+    /// requests than they save time.
+    pub above: u64,
+}
+
+/// The streams of one listing: one per filter (None lists everything).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRequest {
+    pub filters: Vec<Option<String>>,
+    /// What to ask for of each record (None: everything).
+    pub attributes: Option<Vec<String>>,
+    pub page_size: i32,
+    /// Requests in flight at most.
+    pub max_in_flight: usize,
+}
+
+/// A registered object: what a plan names and carries (by name, so the plan stays plain data).
+#[derive(Clone, Copy)]
+pub struct Object(&'static dyn CognitoObject);
+
+impl Object {
+    pub const fn new(object: &'static dyn CognitoObject) -> Object {
+        Object(object)
+    }
+
+    pub fn from_name(name: &str) -> Option<Object> {
+        REGISTERED.iter().copied().find(|o| o.name() == name)
+    }
+
+    pub fn names() -> Vec<&'static str> {
+        REGISTERED.iter().map(|o| o.name()).collect()
+    }
+
+    pub fn all() -> &'static [Object] {
+        REGISTERED
+    }
+
+    /// Map every column of a table to a field, or say which column cannot be read and why.
+    pub fn plan_columns(self, columns: &[ColumnDef]) -> FdwResult<Vec<ColumnPlan>> {
+        columns.iter().map(|c| self.plan_column(c)).collect()
+    }
+
+    /// The CREATE FOREIGN TABLE that IMPORT FOREIGN SCHEMA issues, table name unqualified.
+    pub fn import_ddl(self, quoted_server: &str) -> String {
+        let name = self.name();
+        let body: Vec<String> = self
+            .import_columns()
+            .iter()
+            .map(|(col, ty)| format!("  {col} {ty}"))
+            .collect();
+        format!(
+            "create foreign table {name} (\n{}\n)\nserver {quoted_server}\noptions (object '{name}')",
+            body.join(",\n")
+        )
+    }
+}
+
+impl std::ops::Deref for Object {
+    type Target = dyn CognitoObject;
+
+    fn deref(&self) -> &Self::Target {
+        self.0
+    }
+}
+
+impl PartialEq for Object {
+    fn eq(&self, other: &Object) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Object {}
+
+impl std::fmt::Debug for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Object({})", self.name())
+    }
+}
+
+impl Serialize for Object {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Object, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Object::from_name(&name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown object \"{name}\"")))
+    }
+}
 
 /// A column of a foreign table as the catalog declares it.
 #[derive(Debug, Clone)]
@@ -51,7 +240,22 @@ pub struct ColumnPlan {
     pub domain: Option<u32>,
 }
 
-/// A value an object can give for a row. Variants of later objects go here too.
+impl ColumnPlan {
+    /// The plan of `column`, read as `field` and filled as `ty`.
+    pub fn new(column: &ColumnDef, field: Field, ty: ColumnType) -> ColumnPlan {
+        ColumnPlan {
+            index: column.index,
+            field,
+            ty,
+            type_oid: column.type_oid.to_u32(),
+            typmod: column.typmod,
+            domain: column.domain.map(|d| d.to_u32()),
+        }
+    }
+}
+
+/// A value an object can give for a row. One enum for every object, so that the plan's
+/// encoding stays one plain type; what a field means is its object's business.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Field {
     Username,
@@ -63,52 +267,54 @@ pub enum Field {
     Attribute(String),
 }
 
-impl Object {
-    pub fn from_name(name: &str) -> Option<Object> {
-        ALL.iter().copied().find(|o| o.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Object::Users => "users",
-        }
-    }
-
-    pub fn names() -> Vec<&'static str> {
-        ALL.iter().map(|o| o.name()).collect()
-    }
-
-    pub fn all() -> &'static [Object] {
-        ALL
-    }
-
-    /// Map every column of a table to a field, or say which column cannot be read and why.
-    pub fn plan_columns(self, columns: &[ColumnDef]) -> FdwResult<Vec<ColumnPlan>> {
-        columns
-            .iter()
-            .map(|c| match self {
-                Object::Users => users::plan_column(c),
-            })
-            .collect()
-    }
-
-    /// The CREATE FOREIGN TABLE that IMPORT FOREIGN SCHEMA issues, table name unqualified.
-    pub fn import_ddl(self, quoted_server: &str) -> String {
-        let (columns, name) = match self {
-            Object::Users => (users::IMPORT_COLUMNS, self.name()),
-        };
-        let body: Vec<String> = columns
-            .iter()
-            .map(|(col, ty)| format!("  {col} {ty}"))
-            .collect();
-        format!(
-            "create foreign table {name} (\n{}\n)\nserver {quoted_server}\noptions (object '{name}')",
-            body.join(",\n")
-        )
-    }
+/// One fetched record of any object.
+pub trait Record {
+    /// What tells two records of the object apart: the scan drops a record already returned
+    /// when several streams may return it, and messages name it.
+    fn identity(&self) -> &str;
+    fn value(&self, field: &Field) -> Value;
 }
 
-/// The value of one field of a fetched item.
-pub trait Item {
-    fn value(&self, field: &Field) -> Value;
+/// The next page of a listing: None when every stream is done.
+pub type NextPage<'a> = Pin<Box<dyn Future<Output = Option<FdwResult<Vec<Box<dyn Record>>>>> + 'a>>;
+
+/// A listing of any object, as the scan reads it.
+pub trait Records {
+    /// The next page from any stream (possibly empty), or None when every stream is done.
+    fn next_page(&mut self) -> NextPage<'_>;
+    fn streams_left(&self) -> usize;
+    /// Requests sent so far.
+    fn requests(&self) -> u64;
+    /// Pages received so far.
+    fn pages(&self) -> u64;
+}
+
+impl<P> Records for Listing<P>
+where
+    P: Pager + 'static,
+    P::Item: Record + 'static,
+{
+    fn next_page(&mut self) -> NextPage<'_> {
+        Box::pin(async move {
+            let page = Listing::next_page(self).await?;
+            Some(page.map(|records| {
+                records
+                    .into_iter()
+                    .map(|r| Box::new(r) as Box<dyn Record>)
+                    .collect()
+            }))
+        })
+    }
+
+    fn streams_left(&self) -> usize {
+        Listing::streams_left(self)
+    }
+
+    fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    fn pages(&self) -> u64 {
+        self.pages
+    }
 }

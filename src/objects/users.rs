@@ -2,10 +2,170 @@
 
 use pgrx::PgSqlErrorCode::*;
 
-use super::{ColumnDef, ColumnPlan, Field, Item};
-use crate::cognito::User;
+use super::{
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
+    Records, Selectivity,
+};
+use std::future::Future;
+use std::pin::Pin;
+
+use crate::cognito::estimate::{self, Attempts, PoolKey};
+use crate::cognito::rate::Limiter;
+use crate::cognito::{CognitoClient, Listing, User, UserPager};
 use crate::convert::{ColumnType, Value};
 use crate::error::{FdwError, FdwResult};
+
+pub struct Users;
+
+pub const USERS: Object = Object::new(&Users);
+
+/// ListUsers returns at most 60 users a request.
+const MAX_PAGE_SIZE: i32 = 60;
+/// Cost of one ListUsers request, in the planner's units (a sequential page read is 1.0).
+const REQUEST_COST: f64 = 100.0;
+/// Below this many users a pool is read as one sequential stream: 16 partitions would cost
+/// more requests than they save time.
+const PARTITION_ABOVE_USERS: u64 = 2000;
+/// The attribute that partitions a pool: a lowercase UUID every user has.
+const PARTITION_ATTRIBUTE: &str = "sub";
+
+/// Users assumed for a pool of unknown size (not analyzed, no DescribeUserPool answer in this
+/// backend yet). Deliberately large: what a wrong guess costs is lopsided. Guessing large
+/// when the pool is small makes a join look up each outer row (one request per row, a cost
+/// the query's author sees and bounds) where one listing of a few pages would do; guessing
+/// small when the pool is large lists the whole pool (a request per 60 users: 16,667 for a
+/// million, nine minutes at ListUsers' quota) where a few lookups would do. At this size a
+/// listing is costed at 1,667 requests, so joins of up to about that many outer rows look
+/// their users up.
+pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
+
+impl CognitoObject for Users {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn record_noun(&self) -> &'static str {
+        "user"
+    }
+
+    fn plan_column(&self, column: &ColumnDef) -> FdwResult<ColumnPlan> {
+        plan_column(column)
+    }
+
+    fn import_columns(&self) -> &'static [(&'static str, &'static str)] {
+        IMPORT_COLUMNS
+    }
+
+    fn operation(&self) -> &'static str {
+        "ListUsers"
+    }
+
+    fn max_page_size(&self) -> i32 {
+        MAX_PAGE_SIZE
+    }
+
+    /// The attributes ListUsers filters on: a lookup by username, sub, email or phone number
+    /// finds one user per value, a name a few, a status many (and has no prefix filter).
+    fn request_cost(&self) -> f64 {
+        REQUEST_COST
+    }
+
+    fn filter(&self, field: &Field) -> Option<Filter> {
+        use Selectivity::*;
+        let (attribute, selectivity) = match field {
+            Field::Username => ("username", Unique),
+            Field::Attribute(a) => match a.as_str() {
+                "sub" => ("sub", Unique),
+                "email" => ("email", Unique),
+                "phone_number" => ("phone_number", Unique),
+                "name" => ("name", Few),
+                "given_name" => ("given_name", Few),
+                "family_name" => ("family_name", Few),
+                "preferred_username" => ("preferred_username", Few),
+                _ => return None,
+            },
+            Field::UserStatus => {
+                return Some(Filter {
+                    attribute: "cognito:user_status",
+                    selectivity: Many,
+                    prefix: false,
+                })
+            }
+            _ => return None,
+        };
+        Some(Filter {
+            attribute,
+            selectivity,
+            prefix: true,
+        })
+    }
+
+    /// `enabled` is ListUsers' `status` filter.
+    fn flag_filter(&self, field: &Field, on: bool) -> Option<(&'static str, &'static str)> {
+        (*field == Field::Enabled).then_some(("status", if on { "Enabled" } else { "Disabled" }))
+    }
+
+    /// 16 streams by the first hex digit of `sub`.
+    fn partitioning(&self) -> Option<Partitioning> {
+        Some(Partitioning {
+            attribute: PARTITION_ATTRIBUTE,
+            filters: "0123456789abcdef"
+                .chars()
+                .map(|c| format!("{PARTITION_ATTRIBUTE} ^= \"{c}\""))
+                .collect(),
+            by: "sub prefix",
+            above: PARTITION_ABOVE_USERS,
+        })
+    }
+
+    fn attributes_to_get(
+        &self,
+        columns: &[ColumnPlan],
+        filtered_on: Option<&str>,
+    ) -> Option<Vec<String>> {
+        attributes_to_get(columns, filtered_on)
+    }
+
+    /// The pool's user count from DescribeUserPool, as this backend last learnt it.
+    fn known_rows(&self, pool: &PoolKey) -> Option<u64> {
+        estimate::known(pool)
+    }
+
+    /// DescribeUserPool's EstimatedNumberOfUsers.
+    fn refresh_rows<'a>(
+        &self,
+        pool: &'a PoolKey,
+        client: &'a CognitoClient,
+        attempts: Attempts,
+    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
+        Box::pin(estimate::refresh(pool, client, attempts))
+    }
+
+    fn assumed_rows(&self) -> f64 {
+        UNKNOWN_POOL_USERS
+    }
+
+    fn open(
+        &self,
+        client: &CognitoClient,
+        limiter: Limiter,
+        request: &ListRequest,
+    ) -> Box<dyn Records> {
+        let pagers = request
+            .filters
+            .iter()
+            .map(|filter| {
+                UserPager::new(
+                    client.clone(),
+                    request.page_size,
+                    filter.clone(),
+                    request.attributes.clone(),
+                )
+            })
+            .collect();
+        Box::new(Listing::new(limiter, pagers, request.max_in_flight))
+    }
+}
 
 /// The documented table, as IMPORT FOREIGN SCHEMA creates it.
 pub const IMPORT_COLUMNS: &[(&str, &str)] = &[
@@ -77,7 +237,7 @@ fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     })
 }
 
-pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
+fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
     let Some((field, accepted)) = field_of(column) else {
         return Err(FdwError::new(
             ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
@@ -92,14 +252,7 @@ pub fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
     };
     let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
     match crate::convert::ColumnType::of(column.type_oid) {
-        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan {
-            index: column.index,
-            field,
-            ty,
-            type_oid: column.type_oid.to_u32(),
-            typmod: column.typmod,
-            domain: column.domain.map(|d| d.to_u32()),
-        }),
+        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan::new(column, field, ty)),
         _ => Err(FdwError::new(
             ERRCODE_FDW_INVALID_DATA_TYPE,
             format!(
@@ -167,7 +320,11 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     Some(wanted)
 }
 
-impl Item for User {
+impl Record for User {
+    fn identity(&self) -> &str {
+        &self.username
+    }
+
     fn value(&self, field: &Field) -> Value {
         match field {
             Field::Username => Value::Text(self.username.clone()),

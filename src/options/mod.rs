@@ -1,0 +1,549 @@
+//! Every option the wrapper accepts, declared once.
+//!
+//! - `declare`: the one declaration table (`OPTIONS`), from which the README's table is made.
+//! - `validate`: the validator, each value against its declaration, and the rules that tie
+//!   options together.
+//! - `credentials`: which credentials a scan signs with, and the rules they follow.
+//! - `settings`: the options resolved into typed settings, defaults applied; one
+//!   `TableSettings` per scan merges server, table and user mapping.
+//!
+//! The rules on single values (a keyword, a boolean) are written here, once, for all of them.
+
+mod credentials;
+mod declare;
+mod settings;
+mod validate;
+
+pub use credentials::{Credentials, SecretSource};
+pub use declare::{markdown_table, Kind, OptionSpec, OPTIONS};
+pub use settings::{use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings};
+pub use validate::{validate, warning};
+
+/// Where an option may be written: the catalog the validator is called for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Wrapper,
+    Server,
+    UserMapping,
+    Table,
+    Column,
+    /// The OPTIONS clause of IMPORT FOREIGN SCHEMA.
+    Import,
+}
+
+impl Place {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Place::Wrapper => "foreign data wrapper",
+            Place::Server => "server",
+            Place::UserMapping => "user mapping",
+            Place::Table => "foreign table",
+            Place::Column => "foreign table column",
+            Place::Import => "IMPORT FOREIGN SCHEMA",
+        }
+    }
+
+    /// The place as a message's "for ..." names it.
+    fn for_place(self) -> String {
+        match self {
+            Place::Import => self.describe().to_owned(),
+            _ => format!("a {}", self.describe()),
+        }
+    }
+}
+
+/// The value of option `name` among `(name, value)` pairs.
+pub fn lookup<'a>(options: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A keyword as the options compare it: case and surrounding blanks do not matter, the same
+/// rule for booleans, choices and object names.
+pub fn word(value: &str) -> String {
+    value.trim().to_ascii_lowercase()
+}
+
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "on" | "yes" => Some(true),
+        "false" | "off" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::validate::check_value;
+    use super::*;
+    use pgrx::PgSqlErrorCode::*;
+
+    /// Option pairs as the catalogs give them; shared with other modules' tests.
+    pub(crate) fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn server(extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut o = opts(&[("region", "us-east-1"), ("user_pool_id", "us-east-1_abc")]);
+        o.extend(opts(extra));
+        o
+    }
+
+    #[test]
+    fn unknown_option_lists_the_valid_ones_for_its_place() {
+        let err = validate(Place::Table, &opts(&[("objct", "users")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
+        assert_eq!(err.message, "invalid option \"objct\"");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some(
+                "Valid options for a foreign table are: pushdown, parallel_scan, \
+                 max_concurrent_requests, requests_per_second, object"
+            )
+        );
+        // A server option in the wrong place is unknown there.
+        let err = validate(Place::Table, &opts(&[("region", "x")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
+        let err = validate(Place::Wrapper, &opts(&[("region", "x")])).unwrap_err();
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("There are no valid options for a foreign data wrapper.")
+        );
+    }
+
+    #[test]
+    fn required_options() {
+        let err = validate(Place::Server, &opts(&[("region", "us-east-1")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_OPTION_NAME_NOT_FOUND);
+        assert!(err.message.contains("user_pool_id"));
+        let err = validate(Place::Table, &[]).unwrap_err();
+        assert!(err.message.contains("\"object\""));
+        assert!(validate(Place::Table, &opts(&[("object", "users")])).is_ok());
+        assert!(validate(Place::Wrapper, &[]).is_ok());
+    }
+
+    #[test]
+    fn credentials_come_as_a_set() {
+        // None at all: they may sit in a user mapping.
+        assert!(validate(Place::Server, &server(&[])).is_ok());
+        assert!(validate(Place::UserMapping, &[]).is_ok());
+        let both = server(&[
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "s"),
+            ("api_key_id", "id"),
+        ]);
+        let err = validate(Place::Server, &both).unwrap_err();
+        assert!(err.message.contains("cannot both be set"));
+        let neither = opts(&[("aws_access_key_id", "AK")]);
+        let err = validate(Place::UserMapping, &neither).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_OPTION_NAME_NOT_FOUND);
+        let no_key = opts(&[("aws_secret_access_key", "s")]);
+        let err = validate(Place::UserMapping, &no_key).unwrap_err();
+        assert!(err.message.contains("aws_access_key_id"));
+        let good = opts(&[("aws_access_key_id", "AK"), ("api_key_id", "cognito")]);
+        assert!(validate(Place::UserMapping, &good).is_ok());
+    }
+
+    #[test]
+    fn values_are_checked_and_secrets_never_echoed() {
+        let err = validate(Place::Server, &server(&[("endpoint_url", "ftp://x")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+        assert!(validate(
+            Place::Server,
+            &server(&[("endpoint_url", "http://127.0.0.1:1")])
+        )
+        .is_ok());
+        assert!(validate(Place::Server, &server(&[("endpoint_url", "https://")])).is_err());
+        let err = validate(
+            Place::Server,
+            &server(&[("endpoint_url", "http://me:TOPSECRET@127.0.0.1:1/")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"endpoint_url\" must not carry a user name or password"
+        );
+        assert!(validate(Place::Server, &server(&[("endpoint_url", "http://h/a@b")])).is_ok());
+        for bad in ["-1", "0", "abc", "1e9", "99999999999"] {
+            let err = validate(Place::Server, &server(&[("request_timeout_ms", bad)])).unwrap_err();
+            assert!(
+                err.message.contains("whole number"),
+                "{bad}: {}",
+                err.message
+            );
+        }
+        assert!(validate(Place::Server, &server(&[("max_attempts", "10")])).is_ok());
+        assert!(validate(
+            Place::Server,
+            &opts(&[("region", " "), ("user_pool_id", "p")])
+        )
+        .is_err());
+        let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
+        assert_eq!(err.hint.as_deref(), Some("Known objects are: users"));
+    }
+
+    /// Every option, in every place it is valid, refuses a control character without echoing
+    /// the value: a key id with a newline made the SDK panic when it built the request.
+    #[test]
+    fn control_characters_are_refused_everywhere_and_never_echoed() {
+        for o in OPTIONS {
+            for &place in o.places {
+                for bad in [
+                    "AKIA\nTOPSECRET",
+                    "TOPSECRET\r",
+                    "\u{7f}TOPSECRET",
+                    "TOP\tSECRET",
+                ] {
+                    let err = validate(place, &opts(&[(o.name, bad)])).unwrap_err();
+                    assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, "{}", o.name);
+                    assert_eq!(
+                        err.message,
+                        format!("option \"{}\" must not contain control characters", o.name)
+                    );
+                    let shown = format!("{err:?}");
+                    assert!(!shown.contains("SECRET"), "{shown}");
+                }
+            }
+        }
+        // A secret refused for another reason is not echoed either.
+        let err = validate(
+            Place::UserMapping,
+            &opts(&[
+                ("aws_secret_access_key", "TOPSECRET"),
+                ("api_key_id", "v"),
+                ("aws_access_key_id", "AK"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("cannot both be set"),
+            "{}",
+            err.message
+        );
+        assert!(!format!("{err:?}").contains("TOPSECRET"));
+    }
+
+    #[test]
+    fn regions_and_pool_ids_have_their_shapes() {
+        for region in [
+            "us-east-1",
+            "eu-west-3",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "us-isob-east-1",
+            "il-central-1",
+        ] {
+            let pool = format!("{region}_AbCdEf123");
+            let ok = opts(&[("region", region), ("user_pool_id", &pool)]);
+            assert!(validate(Place::Server, &ok).is_ok(), "{region}");
+        }
+        // moto's pool ids: the region, then 32 hex digits.
+        let moto = opts(&[
+            ("region", "us-east-1"),
+            ("user_pool_id", "us-east-1_0123456789abcdef0123456789abcdef"),
+        ]);
+        assert!(validate(Place::Server, &moto).is_ok());
+        for region in [
+            "us east 1",
+            "US-EAST-1",
+            "useast1",
+            "us-east",
+            "u-east-1",
+            "us--1",
+            "us-east-1a",
+        ] {
+            let err = validate(
+                Place::Server,
+                &opts(&[("region", region), ("user_pool_id", "us-east-1_abc")]),
+            )
+            .unwrap_err();
+            assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+            assert_eq!(
+                err.message,
+                format!("option \"region\" is not an AWS region name: \"{region}\""),
+            );
+        }
+        for pool in [
+            "p",
+            "us-east-1_",
+            "us-east-1_ab-c",
+            "_abc",
+            "useast1_abc",
+            "us-east-1_a b",
+        ] {
+            let err = validate(
+                Place::Server,
+                &opts(&[("region", "us-east-1"), ("user_pool_id", pool)]),
+            )
+            .unwrap_err();
+            assert_eq!(
+                err.message,
+                format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            );
+        }
+        let err = validate(
+            Place::Server,
+            &opts(&[("region", "eu-west-1"), ("user_pool_id", "us-east-1_abc")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "user pool \"us-east-1_abc\" is in region \"us-east-1\", but option \"region\" is \
+             \"eu-west-1\""
+        );
+        // Checked after every single value, so a statement's other mistakes are named first.
+        let err = validate(
+            Place::Server,
+            &opts(&[
+                ("region", "r"),
+                ("user_pool_id", "p"),
+                ("max_attempts", "many"),
+            ]),
+        )
+        .unwrap_err();
+        assert!(err.message.contains("max_attempts"), "{}", err.message);
+    }
+
+    #[test]
+    fn keywords_ignore_case_everywhere() {
+        for (name, value) in [
+            ("pushdown", "TRUE"),
+            ("pushdown", "Off"),
+            ("parallel_scan", "AUTO"),
+            ("parallel_scan", " Off "),
+            ("object", "USERS"),
+        ] {
+            let table = opts(&[("object", "users"), (name, value)]);
+            assert!(validate(Place::Table, &table).is_ok(), "{name} {value}");
+        }
+        assert!(validate(Place::Server, &server(&[("use_remote_estimate", "NO")])).is_ok());
+        let s = ScanSettings::resolve(
+            &[],
+            &opts(&[("parallel_scan", "OFF"), ("pushdown", "FALSE")]),
+        );
+        assert!(!s.parallel_scan && !s.pushdown);
+        assert!(ScanSettings::resolve(&[], &opts(&[("parallel_scan", "Auto")])).parallel_scan);
+    }
+
+    #[test]
+    fn attributes_are_standard_or_prefixed() {
+        let column = |a: &str| validate(Place::Column, &opts(&[("attribute", a)]));
+        for good in [
+            "email",
+            "given_name",
+            "email_verified",
+            "updated_at",
+            "custom:tenant",
+            "custom:x",
+            "dev:internal_id",
+        ] {
+            assert!(column(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "custom:",
+            "dev:",
+            "emial",
+            "Email",
+            "tenant",
+            "custom: x",
+            "cognito:user_status",
+        ] {
+            let err = column(bad).unwrap_err();
+            assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+            assert_eq!(
+                err.message,
+                format!("option \"attribute\" names no Cognito attribute: \"{bad}\"")
+            );
+            let hint = err.hint.unwrap();
+            assert!(
+                hint.contains("sub, email, email_verified,") && hint.contains("updated_at"),
+                "{hint}"
+            );
+        }
+    }
+
+    #[test]
+    fn import_takes_no_options() {
+        assert!(validate(Place::Import, &[]).is_ok());
+        let err = validate(Place::Import, &opts(&[("foo", "bar")])).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
+        assert_eq!(err.message, "invalid option \"foo\"");
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("There are no valid options for IMPORT FOREIGN SCHEMA.")
+        );
+    }
+
+    #[test]
+    fn inline_secrets_on_a_server_warn() {
+        let inline = server(&[
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let w = warning(Place::Server, &inline).expect("a warning");
+        assert_eq!(w.code, ERRCODE_WARNING);
+        let text = format!("{} {:?} {:?}", w.message, w.detail, w.hint);
+        assert!(
+            text.contains("user mapping") && text.contains("api_key_id"),
+            "{text}"
+        );
+        assert!(!text.contains("TOPSECRET"));
+        // Vault, or a secret in a user mapping, is what the warning asks for.
+        let vault = server(&[("aws_access_key_id", "AK"), ("api_key_id", "v")]);
+        assert!(warning(Place::Server, &vault).is_none());
+        let mapping = opts(&[("aws_access_key_id", "AK"), ("aws_secret_access_key", "s")]);
+        assert!(warning(Place::UserMapping, &mapping).is_none());
+    }
+
+    /// Options stored before this validator existed are checked when used.
+    #[test]
+    fn resolve_refuses_what_the_validator_refuses() {
+        let srv = server(&[]);
+        let map = opts(&[
+            ("aws_access_key_id", "AK\nX"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let err = ServerSettings::resolve("srv", &srv, &map).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"aws_access_key_id\" must not contain control characters"
+        );
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("In the options of the user mapping for server \"srv\".")
+        );
+        let old = opts(&[
+            ("region", "us east 1"),
+            ("user_pool_id", "us-east-1_abc"),
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "s"),
+        ]);
+        let err = ServerSettings::resolve("srv", &old, &[]).unwrap_err();
+        assert!(
+            err.message.contains("not an AWS region name"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("In the options of server \"srv\".")
+        );
+    }
+
+    #[test]
+    fn mapping_wins_over_server_and_defaults_apply() {
+        let srv = server(&[
+            ("aws_access_key_id", "SERVERKEY"),
+            ("aws_secret_access_key", "s1"),
+        ]);
+        let map = opts(&[
+            ("aws_access_key_id", "MAPKEY"),
+            ("api_key_id", "vault-name"),
+        ]);
+        let s = ServerSettings::resolve("srv", &srv, &map).unwrap();
+        assert_eq!(s.credentials.access_key_id, "MAPKEY");
+        assert!(s.credentials.secret == SecretSource::Vault("vault-name".into()));
+        assert_eq!(
+            s.limits.to_string(),
+            "connect_timeout_ms 5000, request_timeout_ms 30000, max_attempts 5, max_backoff_ms 2000"
+        );
+        let s = ServerSettings::resolve("srv", &srv, &[]).unwrap();
+        assert_eq!(s.credentials.access_key_id, "SERVERKEY");
+        let err = ServerSettings::resolve("srv", &server(&[]), &[]).unwrap_err();
+        assert!(err.message.contains("no AWS credentials"));
+    }
+
+    #[test]
+    fn debug_output_hides_credentials() {
+        let srv = server(&[
+            ("aws_access_key_id", "AKIDSECRET"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let s = ServerSettings::resolve("srv", &srv, &[]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("AKIDSECRET"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn scan_settings_table_over_server_over_defaults() {
+        let s = ScanSettings::resolve(&[], &[]);
+        assert_eq!(
+            s,
+            ScanSettings {
+                pushdown: true,
+                parallel_scan: true,
+                always_partition: false,
+                max_concurrent_requests: 8,
+                requests_per_second: 30
+            }
+        );
+        let server = opts(&[("pushdown", "false"), ("requests_per_second", "10")]);
+        let table = opts(&[("pushdown", "on"), ("parallel_scan", "off")]);
+        let s = ScanSettings::resolve(&server, &table);
+        assert!(s.pushdown && !s.parallel_scan);
+        let on = ScanSettings::resolve(&[], &opts(&[("parallel_scan", "On")]));
+        assert!(on.parallel_scan && on.always_partition);
+        assert!(on.describe().ends_with("parallel_scan on"));
+        assert!(!ScanSettings::resolve(&[], &[]).always_partition);
+        assert_eq!(s.requests_per_second, 10);
+        // The server's limits (or the defaults) are a ceiling a table can only go below.
+        let owner = opts(&[
+            ("requests_per_second", "5"),
+            ("max_concurrent_requests", "1"),
+        ]);
+        let greedy = opts(&[
+            ("requests_per_second", "10000"),
+            ("max_concurrent_requests", "64"),
+        ]);
+        let s = ScanSettings::resolve(&owner, &greedy);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (5, 1));
+        let s = ScanSettings::resolve(&[], &greedy);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (30, 8));
+        let modest = opts(&[
+            ("requests_per_second", "2"),
+            ("max_concurrent_requests", "3"),
+        ]);
+        let s = ScanSettings::resolve(&opts(&[("requests_per_second", "100")]), &modest);
+        assert_eq!((s.requests_per_second, s.max_concurrent_requests), (2, 3));
+        assert!(!ScanSettings::resolve(&server, &[]).pushdown);
+        let err = validate(
+            Place::Table,
+            &opts(&[("object", "users"), ("parallel_scan", "always")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("one of auto, on, off"),
+            "{}",
+            err.message
+        );
+        assert!(validate(
+            Place::Table,
+            &opts(&[("object", "users"), ("pushdown", "maybe")])
+        )
+        .is_err());
+        assert!(!use_remote_estimate(&opts(&[(
+            "use_remote_estimate",
+            "off"
+        )])));
+    }
+
+    #[test]
+    fn every_option_has_a_place_and_doc() {
+        for o in OPTIONS {
+            assert!(!o.places.is_empty() && !o.doc.is_empty(), "{}", o.name);
+            if let Some(d) = o.default {
+                assert!(check_value(o, d).is_ok(), "default of {}", o.name);
+            }
+        }
+        assert!(markdown_table().contains("| `object` | foreign table | yes |"));
+    }
+}

@@ -1,0 +1,210 @@
+//! The options resolved into typed settings: a server's (with its user mapping's credentials)
+//! and a scan's (its table's over its server's), defaults applied.
+
+use std::fmt;
+use std::time::Duration;
+
+use pgrx::PgSqlErrorCode::*;
+
+use super::credentials::{self, Credentials};
+use super::declare::{spec, Kind};
+use super::{lookup, parse_bool, validate, word, Place};
+use crate::error::{FdwError, FdwResult};
+
+/// Everything a scan needs to know about its server, resolved from the catalogs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ServerSettings {
+    pub server_name: String,
+    pub region: String,
+    pub user_pool_id: String,
+    pub endpoint_url: Option<String>,
+    pub limits: Limits,
+    pub credentials: Credentials,
+}
+
+/// How long one request may take, and how often it is tried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Limits {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_attempts: u32,
+    pub max_backoff: Duration,
+}
+
+impl fmt::Display for Limits {
+    /// As EXPLAIN (ANALYZE, VERBOSE) reports them, in the options' own names.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connect_timeout_ms {}, request_timeout_ms {}, max_attempts {}, max_backoff_ms {}",
+            self.connect_timeout.as_millis(),
+            self.request_timeout.as_millis(),
+            self.max_attempts,
+            self.max_backoff.as_millis()
+        )
+    }
+}
+
+/// A whole-number option's value, else its default, held to its declared range: the range is
+/// written once, in `OPTIONS` (the validator has already refused values outside it).
+fn int_option(options: &[(String, String)], name: &str) -> i64 {
+    let spec = spec(name);
+    let value = lookup(options, name)
+        .or_else(|| spec.and_then(|s| s.default))
+        .unwrap_or("0");
+    let n: i64 = value.trim().parse().unwrap_or(0);
+    match spec.map(|s| s.kind) {
+        Some(Kind::Int { min, max }) => n.clamp(min, max),
+        _ => n,
+    }
+}
+
+fn millis(options: &[(String, String)], name: &str) -> Duration {
+    Duration::from_millis(int_option(options, name) as u64)
+}
+
+impl ServerSettings {
+    /// Merge a server's options with those of the user mapping that applies (if any).
+    pub fn resolve(
+        server_name: &str,
+        server: &[(String, String)],
+        mapping: &[(String, String)],
+    ) -> FdwResult<ServerSettings> {
+        // Options written by an older release never met this validator; a value it refuses
+        // (a control character in a key id makes the SDK panic) must not reach a request.
+        let within = |what: String| {
+            move |e: FdwError| {
+                let detail = match &e.detail {
+                    Some(d) => format!("In the options of {what}. {d}"),
+                    None => format!("In the options of {what}."),
+                };
+                e.with_detail(detail)
+            }
+        };
+        validate(Place::Server, server).map_err(within(format!("server \"{server_name}\"")))?;
+        validate(Place::UserMapping, mapping).map_err(within(format!(
+            "the user mapping for server \"{server_name}\""
+        )))?;
+        let required = |name: &str| {
+            lookup(server, name).map(str::to_owned).ok_or_else(|| {
+                FdwError::new(
+                    ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+                    format!("server \"{server_name}\" has no option \"{name}\""),
+                )
+            })
+        };
+        let credentials = credentials::resolve(server_name, server, mapping)?;
+        Ok(ServerSettings {
+            server_name: server_name.to_owned(),
+            region: required("region")?,
+            user_pool_id: required("user_pool_id")?,
+            endpoint_url: lookup(server, "endpoint_url").map(str::to_owned),
+            limits: Limits {
+                connect_timeout: millis(server, "connect_timeout_ms"),
+                request_timeout: millis(server, "request_timeout_ms"),
+                max_attempts: int_option(server, "max_attempts") as u32,
+                max_backoff: millis(server, "max_backoff_ms"),
+            },
+            credentials,
+        })
+    }
+}
+
+/// How a scan of one table reads Cognito: its table's options over its server's, else the
+/// defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScanSettings {
+    pub pushdown: bool,
+    /// `parallel_scan` is not `off`: a large pool may be partitioned.
+    pub parallel_scan: bool,
+    /// `parallel_scan 'on'`: a large pool is partitioned whatever the rate needs.
+    pub always_partition: bool,
+    pub max_concurrent_requests: u32,
+    pub requests_per_second: u32,
+}
+
+impl ScanSettings {
+    pub fn resolve(server: &[(String, String)], table: &[(String, String)]) -> ScanSettings {
+        let get = |name: &str| {
+            word(
+                lookup(table, name)
+                    .or_else(|| lookup(server, name))
+                    .or_else(|| spec(name).and_then(|s| s.default))
+                    .unwrap_or_default(),
+            )
+        };
+        let number = |value: Option<&str>| value.and_then(|v| v.trim().parse::<u32>().ok());
+        // The server's value (else the default) is a ceiling: a role with USAGE on the server
+        // may create tables, and must not spend more of the account's quota than the server's
+        // owner allowed.
+        let limit = |name: &str| {
+            let ceiling = number(lookup(server, name))
+                .or_else(|| number(spec(name).and_then(|s| s.default)))
+                .unwrap_or(1)
+                .max(1);
+            number(lookup(table, name)).map_or(ceiling, |own| own.clamp(1, ceiling))
+        };
+        ScanSettings {
+            pushdown: parse_bool(&get("pushdown")).unwrap_or(true),
+            parallel_scan: get("parallel_scan") != "off",
+            always_partition: get("parallel_scan") == "on",
+            max_concurrent_requests: limit("max_concurrent_requests"),
+            requests_per_second: limit("requests_per_second"),
+        }
+    }
+}
+
+impl ScanSettings {
+    /// The options that shape a listing, as EXPLAIN (ANALYZE, VERBOSE) reports them.
+    pub fn describe(&self) -> String {
+        format!(
+            "max_concurrent_requests {}, requests_per_second {}, parallel_scan {}",
+            self.max_concurrent_requests,
+            self.requests_per_second,
+            match (self.parallel_scan, self.always_partition) {
+                (false, _) => "off",
+                (true, true) => "on",
+                (true, false) => "auto",
+            }
+        )
+    }
+}
+
+/// Everything one scan of a table reads from the options, resolved once: the table's listing
+/// options over its server's, whether row counts may come from DescribeUserPool, and, for a
+/// scan that sends requests, its server's settings with the credentials of the user mapping
+/// that applies (server, table and user mapping merged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSettings {
+    pub scan: ScanSettings,
+    pub use_remote_estimate: bool,
+    /// None where no request is sent (planning, EXPLAIN without ANALYZE): credentials are
+    /// then neither read nor required.
+    pub server: Option<ServerSettings>,
+}
+
+impl TableSettings {
+    /// `mapping`: the options of the user mapping that applies (empty without one), or None
+    /// when the scan sends no request.
+    pub fn resolve(
+        server_name: &str,
+        server: &[(String, String)],
+        table: &[(String, String)],
+        mapping: Option<&[(String, String)]>,
+    ) -> FdwResult<TableSettings> {
+        Ok(TableSettings {
+            scan: ScanSettings::resolve(server, table),
+            use_remote_estimate: use_remote_estimate(server),
+            server: mapping
+                .map(|mapping| ServerSettings::resolve(server_name, server, mapping))
+                .transpose()?,
+        })
+    }
+}
+
+/// Whether row counts may come from DescribeUserPool.
+pub fn use_remote_estimate(server: &[(String, String)]) -> bool {
+    lookup(server, "use_remote_estimate")
+        .and_then(parse_bool)
+        .unwrap_or(true)
+}

@@ -1,0 +1,236 @@
+//! The validator: every value checked against its declaration, and the rules that tie options
+//! together (a pool id and its region; credentials come as a set).
+
+use pgrx::PgSqlErrorCode::*;
+
+use super::credentials::check_credentials;
+use super::declare::{spec, valid_in, Kind, OptionSpec, CREDENTIAL_PLACES, OPTIONS};
+use super::{lookup, parse_bool, word, Place};
+use crate::error::{FdwError, FdwResult};
+use crate::objects::Object;
+
+/// The validator's whole check, for the options given in one place.
+pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
+    for (name, value) in options {
+        let known = spec(name).filter(|s| s.places.contains(&place));
+        let Some(spec) = known else {
+            let valid = valid_in(place);
+            let hint = if valid.is_empty() {
+                format!("There are no valid options for {}.", place.for_place())
+            } else {
+                format!(
+                    "Valid options for {} are: {}",
+                    place.for_place(),
+                    valid.join(", ")
+                )
+            };
+            return Err(FdwError::new(
+                ERRCODE_FDW_INVALID_OPTION_NAME,
+                format!("invalid option \"{name}\""),
+            )
+            .with_hint(hint));
+        };
+        check_value(spec, value)?;
+    }
+    for spec in OPTIONS
+        .iter()
+        .filter(|s| s.required && s.places.contains(&place))
+    {
+        if lookup(options, spec.name).is_none() {
+            return Err(FdwError::new(
+                ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+                format!(
+                    "option \"{}\" is required for {}",
+                    spec.name,
+                    place.for_place()
+                ),
+            ));
+        }
+    }
+    if CREDENTIAL_PLACES.contains(&place) {
+        check_credentials(options)?;
+    }
+    if place == Place::Server {
+        check_pool(options)?;
+    }
+    Ok(())
+}
+
+/// The warning a server with an inline secret gets: every role can read `pg_foreign_server`.
+/// The secret is still accepted, as the documented statements (and existing servers) use it.
+pub fn warning(place: Place, options: &[(String, String)]) -> Option<FdwError> {
+    if place != Place::Server || lookup(options, "aws_secret_access_key").is_none() {
+        return None;
+    }
+    Some(
+        FdwError::new(
+            ERRCODE_WARNING,
+            "option \"aws_secret_access_key\" on a server is readable by every role",
+        )
+        .with_detail("Server options are shown to every role in pg_foreign_server.")
+        .with_hint(
+            "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
+             (aws_access_key_id '...', aws_secret_access_key '...')), which only its role and \
+             superusers can read, or keep the secret in Vault and name it with api_key_id.",
+        ),
+    )
+}
+
+/// Option values reach HTTP headers, host names and messages; a control character would break
+/// the first (the SDK panics on it) and garble the others.
+fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+pub(super) fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
+    let name = spec.name;
+    let bad = |what: String| FdwError::new(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, what);
+    if value.trim().is_empty() {
+        return Err(bad(format!("option \"{name}\" must not be empty")));
+    }
+    // The value is not echoed: it may be a secret, and its control characters would garble
+    // the message.
+    if has_control(value) {
+        return Err(bad(format!(
+            "option \"{name}\" must not contain control characters"
+        )));
+    }
+    match spec.kind {
+        // Shapes that depend on each other are checked together, in `check_pool`.
+        Kind::Text | Kind::Secret | Kind::Region | Kind::UserPoolId => Ok(()),
+        Kind::Url => {
+            let rest = value
+                .strip_prefix("http://")
+                .or_else(|| value.strip_prefix("https://"));
+            let authority = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or_default());
+            match rest {
+                // The endpoint is named in error messages: it must not hold a password.
+                Some(_) if authority.is_some_and(|a| a.contains('@')) => Err(bad(format!(
+                    "option \"{name}\" must not carry a user name or password"
+                ))),
+                Some(host) if !host.is_empty() && !value.chars().any(char::is_whitespace) => Ok(()),
+                _ => Err(bad(format!(
+                    "option \"{name}\" must be an http:// or https:// URL, not \"{value}\""
+                ))),
+            }
+        }
+        Kind::Int { min, max } => match value.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(()),
+            _ => Err(bad(format!(
+                "option \"{name}\" must be a whole number from {min} to {max}, not \"{value}\""
+            ))),
+        },
+        Kind::Bool => match parse_bool(value) {
+            Some(_) => Ok(()),
+            None => Err(bad(format!(
+                "option \"{name}\" must be true or false, not \"{value}\""
+            ))),
+        },
+        Kind::Choice(words) => match words.contains(&word(value).as_str()) {
+            true => Ok(()),
+            false => Err(bad(format!(
+                "option \"{name}\" must be one of {}, not \"{value}\"",
+                words.join(", ")
+            ))),
+        },
+        Kind::Object => match Object::from_name(&word(value)) {
+            Some(_) => Ok(()),
+            None => Err(bad(format!("unknown Cognito object \"{value}\""))
+                .with_hint(format!("Known objects are: {}", Object::names().join(", ")))),
+        },
+        Kind::Attribute => check_attribute(value),
+    }
+}
+
+/// The attribute names that need no prefix: the standard ones a column may be named after,
+/// and `updated_at` (reachable only through the option, as the column of that name reads
+/// UserLastModifiedDate).
+fn standard_attributes() -> impl Iterator<Item = &'static str> {
+    crate::objects::users::STANDARD_ATTRIBUTES
+        .iter()
+        .copied()
+        .chain(["updated_at"])
+}
+
+/// Cognito's attribute names are case-sensitive, so a misspelled standard name would read NULL
+/// for every user: anything not standard must carry the prefix of a custom or developer-only
+/// attribute, followed by a name.
+fn check_attribute(value: &str) -> FdwResult<()> {
+    if standard_attributes().any(|a| a == value) {
+        return Ok(());
+    }
+    let named = ["custom:", "dev:"].iter().any(|prefix| {
+        value
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.chars().any(char::is_whitespace))
+    });
+    if named {
+        return Ok(());
+    }
+    Err(FdwError::new(
+        ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+        format!("option \"attribute\" names no Cognito attribute: \"{value}\""),
+    )
+    .with_hint(format!(
+        "Use a standard attribute ({}) or custom:<name> or dev:<name>.",
+        standard_attributes().collect::<Vec<_>>().join(", ")
+    )))
+}
+
+/// `xx-word(-word)*-N`: `eu-west-1`, `us-gov-west-1`, `cn-northwest-1`, `us-isob-east-1`.
+fn is_region(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return false;
+    };
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !last.is_empty()
+        && last.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A bad region would surface later as the SDK's debug dump, and a pool id of another region
+/// as "pool not found" after every retry: both are refused here, naming the expected shape.
+fn check_pool(options: &[(String, String)]) -> FdwResult<()> {
+    let bad = |what: String, hint: &str| {
+        FdwError::new(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, what).with_hint(hint.to_owned())
+    };
+    let (Some(region), Some(pool)) = (lookup(options, "region"), lookup(options, "user_pool_id"))
+    else {
+        return Ok(());
+    };
+    if !is_region(region) {
+        return Err(bad(
+            format!("option \"region\" is not an AWS region name: \"{region}\""),
+            "A region name looks like eu-west-1 or us-gov-west-1.",
+        ));
+    }
+    let shape = "A user pool id is its region, an underscore, then letters and digits, like \
+                 eu-west-1_AbCdEf123.";
+    let Some((prefix, id)) = pool.split_once('_') else {
+        return Err(bad(
+            format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            shape,
+        ));
+    };
+    if !is_region(prefix) || id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(bad(
+            format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
+            shape,
+        ));
+    }
+    if prefix != region {
+        return Err(bad(
+            format!(
+                "user pool \"{pool}\" is in region \"{prefix}\", but option \"region\" is \
+                 \"{region}\""
+            ),
+            "A pool is reached through its own region: make the two agree.",
+        ));
+    }
+    Ok(())
+}
