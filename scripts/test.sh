@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: build and install the extension, run the Rust
 # unit tests, then the end-to-end suite (tests/e2e) against a throwaway
-# PostgreSQL 15 cluster, the seeded Cognito emulator and a silent server.
+# PostgreSQL cluster, the seeded Cognito emulator and a silent server.
+# PG_MAJOR=16 or 18 does all of it on that PostgreSQL instead of 15 (scripts/lib.sh).
 # Ports: free ones, unless PG_PORT, MOTO_PORT or SILENT_PORT name one.
 # Extra arguments go to pytest, e.g. scripts/test.sh -k users.
 # SKIP_BUILD=1 skips setup, build and unit tests (quick e2e reruns).
@@ -26,8 +27,8 @@ cd "$ROOT"
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     setup_tools
     build_extension
-    log "cargo test --lib --release"
-    cargo test --lib --release
+    log "cargo test --lib --release ${PG_FEATURES[*]}"
+    env "${PG_CARGO_ENV[@]}" cargo test --lib --release "${PG_FEATURES[@]}"
 fi
 
 start_pg "${PG_PORT:-}"

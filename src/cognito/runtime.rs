@@ -51,9 +51,10 @@ fn block_signals() {
     }
 }
 
-/// What a backend waits for, as `pg_stat_activity` shows it: wait_event_type `Extension`,
-/// event `PG_WAIT_EXTENSION | n`. PostgreSQL 15 names every extension event "Extension"; the
-/// numbers tell them apart for tools that read the raw value (and for named events on 17+).
+/// What a backend waits for, as `pg_stat_activity` shows it: wait_event_type `Extension`.
+/// Up to PostgreSQL 16 the event is `PG_WAIT_EXTENSION | n`, which every version before 17 names
+/// "Extension"; the numbers tell them apart for tools that read the raw value. From 17 on they
+/// are the named events `CognitoRequest` and `CognitoRate` (see `event_info`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waiting {
     /// Nothing (the backend is not waiting on Cognito).
@@ -64,14 +65,63 @@ pub enum Waiting {
     Rate = 2,
 }
 
+/// The `wait_event_info` that stands for `what`.
+///
+/// Up to 16 PostgreSQL names every event of the Extension class "Extension", whatever its
+/// number. From 17 only `PG_WAIT_EXTENSION` itself is built in: any other number must have been
+/// registered by name (WaitEventExtensionNew), and reading pg_stat_activity while a backend
+/// reports an unregistered one fails for every session with "could not find custom name for
+/// wait event information". So there the waits are named events, registered by
+/// `register_wait_events` before the first is reported; until then, plain "Extension".
+#[cfg(not(test))]
+fn event_info(what: Waiting) -> u32 {
+    match what {
+        Waiting::Nothing => 0,
+        #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+        n => pgrx::pg_sys::PG_WAIT_EXTENSION | n as u32,
+        #[cfg(any(feature = "pg17", feature = "pg18"))]
+        n => match (NAMED_EVENTS.get(), n) {
+            (Some([network, _]), Waiting::Network) => *network,
+            (Some([_, rate]), Waiting::Rate) => *rate,
+            _ => pgrx::pg_sys::PG_WAIT_EXTENSION,
+        },
+    }
+}
+
+/// The event numbers of `Waiting::Network` and `Waiting::Rate`, once registered (17 and later).
+#[cfg(all(not(test), any(feature = "pg17", feature = "pg18")))]
+static NAMED_EVENTS: std::sync::OnceLock<[u32; 2]> = std::sync::OnceLock::new();
+
+/// Register this backend's named wait events, once per process (17 and later; nothing before).
+/// The names live in the cluster's shared table, so every backend gets the same numbers.
+#[cfg(not(test))]
+fn register_wait_events() {
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    if NAMED_EVENTS.get().is_none() {
+        // SAFETY: called on the backend's own thread (from `wait`, before any future runs), with
+        // NUL-terminated names shorter than NAMEDATALEN. WaitEventExtensionNew returns the number
+        // a name already has or registers it under its own lock. If the shared table is full it
+        // raises an ERROR, which pgrx's guard turns into a panic that ends the statement as any
+        // ERROR does (the transaction's abort releases the lock): the query fails rather than
+        // report a number that would break pg_stat_activity.
+        let events = unsafe {
+            [
+                pgrx::pg_sys::WaitEventExtensionNew(c"CognitoRequest".as_ptr()),
+                pgrx::pg_sys::WaitEventExtensionNew(c"CognitoRate".as_ptr()),
+            ]
+        };
+        let _ = NAMED_EVENTS.set(events);
+    }
+}
+
+#[cfg(test)]
+fn register_wait_events() {}
+
 /// Report what this backend now waits for. Futures run only inside `wait`, on the backend's
 /// own thread, so this is the backend's wait state.
 #[cfg(not(test))]
 pub fn report_wait(what: Waiting) {
-    let info = match what {
-        Waiting::Nothing => 0,
-        n => pgrx::pg_sys::PG_WAIT_EXTENSION | n as u32,
-    };
+    let info = event_info(what);
     // SAFETY: my_wait_event_info points at this backend's wait slot (its PGPROC entry, or a
     // local variable before it has one) for the whole life of the process; it is written only
     // by the backend's own thread, which is the one running this (see `wait`), as the inline
@@ -99,6 +149,7 @@ pub fn report_wait(what: Waiting) {
 pub fn wait<F: Future>(fut: F) -> FdwResult<F::Output> {
     let rt = runtime()?;
     let mut fut = std::pin::pin!(fut);
+    register_wait_events();
     // Until a rate wait says otherwise, a backend waiting here waits on the network.
     report_wait(Waiting::Network);
     struct Done;

@@ -282,7 +282,10 @@ unsafe fn add_lookup_join_paths(
                 pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
                 (*baserel).lateral_relids,
             );
-            if pg_sys::bms_is_empty(outer) {
+            // bms_is_empty is a function up to PostgreSQL 15 and a macro (`a == NULL`) from 16,
+            // when empty sets became always NULL; bms_num_members is a function on every
+            // version and counts zero for both a NULL and an all-zero set.
+            if pg_sys::bms_num_members(outer) == 0 {
                 continue;
             }
             // Also registers the clause as this path's parameterization.

@@ -1,7 +1,7 @@
 """Fixtures for the end-to-end tests.
 
 They expect the services that scripts/test.sh starts (see scripts/lib.sh):
-a PostgreSQL 15 cluster with the extension installed (PGHOST/PGPORT/PGUSER),
+a PostgreSQL cluster (15, or PG_MAJOR) with the extension installed (PGHOST/PGPORT/PGUSER),
 the seeded moto emulator (MOTO_STATE = its state JSON) and the silent server
 (SILENT_URL).
 """

@@ -187,23 +187,28 @@ def wait_events_of(pg_env, conn, sql, seconds):
 
 
 def test_waits_on_cognito_show_in_pg_stat_activity(pg_env, fresh_db, state, silent_url):
-    """PostgreSQL 15 names every extension wait event "Extension" (type and name); the network
-    and rate waits differ in their number only (PG_WAIT_EXTENSION | 1 and | 2)."""
+    """Up to PostgreSQL 16 every extension wait event is named "Extension" (type and name); the
+    network and rate waits differ in their number only (PG_WAIT_EXTENSION | 1 and | 2). From 17
+    they are the named events CognitoRequest and CognitoRate (an unnamed number would make
+    pg_stat_activity fail for whoever reads it)."""
     with connect(pg_env, fresh_db) as conn:
         install_wrapper(conn)
+        named = conn.info.server_version >= 170000
+        network = ("Extension", "CognitoRequest" if named else "Extension")
+        rate = ("Extension", "CognitoRate" if named else "Extension")
         # A request that is never answered: the backend waits on the network.
         create_table(conn, "silent", state["pools"]["main"]["id"], silent_url, state["region"],
                      extra=", request_timeout_ms '20000', max_attempts '1', "
                            "use_remote_estimate 'false'")
         samples = wait_events_of(pg_env, conn, "select * from silent_users", 1.0)
         assert samples, "the query was never seen active"
-        assert all(s[1:] == ("Extension", "Extension") for s in samples[2:]), samples
+        assert all(s[1:] == network for s in samples[2:]), samples
         # One request a second over a pool of 20 pages: the backend waits for its turn.
         create_table(conn, "slow", state["pools"]["main"]["id"], state["endpoint"],
                      state["region"], extra=", requests_per_second '1', parallel_scan 'off'")
         samples = wait_events_of(pg_env, conn, "select * from slow_users", 2.5)
-        waiting = [s for s in samples if s[1:] == ("Extension", "Extension")]
+        waiting = [s for s in samples if s[1:] == rate]
         # Most of the time goes to waiting for the rate; a sample may fall between pages.
         assert len(waiting) >= len(samples) * 0.8 and len(samples) >= 10, samples
         figure(f"wait events: {len(waiting)} of {len(samples)} samples of a rate-limited scan "
-               "showed Extension")
+               f"showed {rate[1]}")

@@ -108,6 +108,38 @@ def test_an_empty_regress_directory_fails(tmp_path):
     assert "1 failed" in out and "no .sql files in" in out, out
 
 
+def test_a_regress_result_passes_if_it_equals_any_alternative_expected_file(tmp_path):
+    (tmp_path / "sql").mkdir()
+    (tmp_path / "sql" / "alt_one.sql").write_text("select 1 as one;\n")
+    test = "tests/e2e/test_regress.py::test_regress"
+    # No expected file: REGRESS_ACCEPT=1 writes NAME.out, which then passes.
+    rc, out = run_pytest(test, REGRESS_DIR=str(tmp_path), REGRESS_ACCEPT="1")
+    assert rc == 0, out
+    expected = tmp_path / "expected"
+    right = (expected / "alt_one.out").read_text()
+    assert "select 1 as one;" in right and "(1 row)" in right, right
+    # The right output as the alternative alt_one_1.out beside a wrong alt_one.out: passes.
+    (expected / "alt_one_1.out").write_text(right)
+    (expected / "alt_one.out").write_text(right.replace("(1 row)", "(2 rows)"))
+    rc, out = run_pytest(test, REGRESS_DIR=str(tmp_path))
+    assert rc == 0, out
+    # Every file wrong: fails, with the diff against the closest one (one line off rather
+    # than two) and the names of the others.
+    (expected / "alt_one_1.out").write_text(right.replace("one", "two"))
+    rc, out = run_pytest(test, REGRESS_DIR=str(tmp_path))
+    assert rc == 1, out
+    assert "output differs from every expected file (also tried " in out, out
+    assert "/expected/alt_one_1.out); the closest, " in out, out
+    assert "/expected/alt_one.out:\n" in out and "\n-(2 rows)\n+(1 row)\n" in out, out
+    # REGRESS_ACCEPT=new keeps both and adds the result as a new alternative, which passes.
+    rc, out = run_pytest(test, REGRESS_DIR=str(tmp_path), REGRESS_ACCEPT="new")
+    assert rc == 0, out
+    assert (expected / "alt_one_2.out").read_text() == right
+    assert (expected / "alt_one.out").read_text() != right
+    rc, out = run_pytest(test, REGRESS_DIR=str(tmp_path))
+    assert rc == 0, out
+
+
 def test_a_missing_pool_fails(tmp_path, state):
     crippled = json.loads(json.dumps(state))
     del crippled["pools"]["plain"]

@@ -2,15 +2,20 @@
 
 For each tests/sql/NAME.sql: run it with `psql -a` in a fresh database
 regress_NAME, write the echoed input plus output to tests/results/NAME.out and
-compare with tests/expected/NAME.out.
+compare with tests/expected/NAME.out and its alternatives NAME_1.out ... NAME_9.out,
+as pg_regress does: the result passes if it equals any one of them. An alternative
+holds what a PostgreSQL version prints differently (EXPLAIN's wording, say); a
+failure shows the diff against the file closest to the result.
 
 psql variables available to the scripts (use them as :'main_pool' etc.; psql -a
 echoes the raw line, so expected files do not contain the generated ids):
   endpoint region main_pool empty_pool demo_pool big_pool silent_endpoint
 
-REGRESS_ACCEPT=1 copies each result over its expected file (review the
-git diff by eye before committing). REGRESS_TIMEOUT (seconds, default 600)
-bounds each script.
+REGRESS_ACCEPT=1 copies each result that equals none of its expected files over
+the closest one (NAME.out when there is none); REGRESS_ACCEPT=new writes it as a
+new alternative instead, for output that differs on one PostgreSQL version only.
+Review the git diff by eye before committing. REGRESS_TIMEOUT (seconds, default
+600) bounds each script.
 """
 
 import difflib
@@ -35,6 +40,24 @@ NAMES = sorted(p.stem for p in SQL_DIR.glob("*.sql"))
 
 def rel(path):
     return path.relative_to(BASE.parent)
+
+
+# NAME.out, then NAME_1.out to NAME_9.out (pg_regress also reads a NAME_0.out; none is used).
+ALTERNATIVES = [""] + [f"_{i}" for i in range(1, 10)]
+
+
+def expected_files(name):
+    """NAME.out and the alternatives of it that exist, in pg_regress's order."""
+    return [path for path in (EXPECTED_DIR / f"{name}{alt}.out" for alt in ALTERNATIVES)
+            if path.exists()]
+
+
+def diff(expected, result):
+    """The unified diff (a list of lines) from an expected file to a result file."""
+    return list(difflib.unified_diff(
+        expected.read_bytes().decode("utf-8", "replace").splitlines(keepends=True),
+        result.read_bytes().decode("utf-8", "replace").splitlines(keepends=True),
+        fromfile=str(rel(expected)), tofile=str(rel(result))))
 
 
 def psql_vars(state, silent_url):
@@ -72,24 +95,34 @@ def test_regress(name, pg_env, psql, state, silent_url):
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     result = RESULTS_DIR / f"{name}.out"
     result.write_bytes(proc.stdout)
-    expected = EXPECTED_DIR / f"{name}.out"
-
-    if os.environ.get("REGRESS_ACCEPT") == "1":
-        EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result, expected)
+    candidates = expected_files(name)
+    if any(path.read_bytes() == proc.stdout for path in candidates):
         return
-    if not expected.exists():
-        pytest.fail(f"{rel(expected)} is missing: review "
+    # As pg_regress: the diff shown (and the file REGRESS_ACCEPT=1 rewrites) is the one
+    # against the expected file with the fewest differing lines.
+    diffs = sorted(((diff(path, result), path) for path in candidates),
+                   key=lambda pair: len(pair[0]))
+
+    accept = os.environ.get("REGRESS_ACCEPT")
+    if accept in ("1", "new"):
+        EXPECTED_DIR.mkdir(parents=True, exist_ok=True)
+        if accept == "1" and diffs:
+            target = diffs[0][1]
+        else:
+            target = next(path for path in (EXPECTED_DIR / f"{name}{alt}.out"
+                                             for alt in ALTERNATIVES) if not path.exists())
+        shutil.copyfile(result, target)
+        return
+    if not candidates:
+        pytest.fail(f"{rel(EXPECTED_DIR / f'{name}.out')} is missing: review "
                     f"{rel(result)} and copy it there "
                     f"(or rerun with REGRESS_ACCEPT=1)", pytrace=False)
 
-    want = expected.read_bytes()
-    if proc.stdout != want:
-        diff = difflib.unified_diff(
-            want.decode("utf-8", "replace").splitlines(keepends=True),
-            proc.stdout.decode("utf-8", "replace").splitlines(keepends=True),
-            fromfile=str(rel(expected)), tofile=str(rel(result)))
-        pytest.fail("output differs from expected:\n" + "".join(diff), pytrace=False)
+    lines, closest = diffs[0]
+    others = ", ".join(str(rel(path)) for _, path in diffs[1:])
+    pytest.fail(f"output differs from every expected file"
+                f"{f' (also tried {others})' if others else ''}; "
+                f"the closest, {rel(closest)}:\n" + "".join(lines), pytrace=False)
 
 
 def test_emulator_serves_seeded_pools(state):

@@ -24,9 +24,9 @@ select format('execute by_prefix(%L)', v)
   from unnest(array['user01%', 'user1%', null, 'user0042%', '%', 'user_01%', '%"%', '\%',
                     '', 'user12%', 'nobody%', 'user00%']) v \gexec
 -- what each run sent
-explain (analyze, costs off, timing off, summary off) execute by_prefix('user11%');
-explain (analyze, costs off, timing off, summary off) execute by_prefix(null);
-explain (analyze, costs off, timing off, summary off) execute by_prefix('%1');
+explain (analyze, costs off, timing off, summary off, buffers off) execute by_prefix('user11%');
+explain (analyze, costs off, timing off, summary off, buffers off) execute by_prefix(null);
+explain (analyze, costs off, timing off, summary off, buffers off) execute by_prefix('%1');
 -- the same answers from a local copy of the pool, without the foreign table
 create temp table local_users as select username from cognito.users;
 select quote_nullable(v) as value, count(username) as users, min(username) as first, max(username) as last
@@ -68,13 +68,13 @@ select w.name, u.email
 select w.name, u.email
   from wanted w, lateral (select * from cognito.users u where u.username = w.name offset 0) u
  order by w.name;
-explain (analyze, costs off, timing off, summary off)
+explain (analyze, costs off, timing off, summary off, buffers off)
 select w.name, u.email
   from wanted w, lateral (select * from cognito.users u where u.username = w.name offset 0) u;
 select w.name, (select u.email from cognito.users u where u.username = w.name) as email
   from wanted w order by w.name;
 -- the same with a condition that cannot be pushed: each rescan lists the whole pool again
-explain (analyze, costs off, timing off, summary off)
+explain (analyze, costs off, timing off, summary off, buffers off)
 select w.name, u.email
   from wanted w, lateral (select * from cognito.users u where lower(u.username) = w.name offset 0) u;
 select w.name, u.email

@@ -122,7 +122,7 @@ create foreign table greedy (username text) server limited
   options (object 'users', requests_per_second '10000', max_concurrent_requests '64');
 create foreign table modest (username text) server limited
   options (object 'users', requests_per_second '2');
-\set an '(analyze, verbose, costs off, timing off, summary off)'
+\set an '(analyze, verbose, costs off, timing off, summary off, buffers off)'
 explain :an select count(*) from greedy;
 explain :an select count(*) from modest;
 

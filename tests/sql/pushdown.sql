@@ -14,7 +14,7 @@ create foreign table users (username text, email text, status text, enabled bool
   server cognito_server options (object 'users');
 create foreign table users_unpushed (username text, email text, status text, enabled boolean)
   server cognito_server options (object 'users', pushdown 'false');
-\set an '(costs off, analyze, timing off, summary off)'
+\set an '(costs off, analyze, timing off, summary off, buffers off)'
 
 -- lookups: one request each
 explain :an select username, email from users where email = 'user0042@example.com';
@@ -92,7 +92,7 @@ select count(*) from (select username from users where tenant = 'initech' limit 
 create function explain_masked(query text) returns setof text language plpgsql as $$
 declare line text;
 begin
-  for line in execute 'explain (analyze, costs off, timing off, summary off) ' || query loop
+  for line in execute 'explain (analyze, costs off, timing off, summary off, buffers off) ' || query loop
     return next regexp_replace(line, 'Memory: \d+kB', 'Memory: NkB');
   end loop;
 end $$;
@@ -163,6 +163,6 @@ create temp table some_names (name text);
 insert into some_names select format('big%s', lpad(n::text, 5, '0')) from generate_series(400, 8000, 400) n;
 analyze some_names;
 select reltuples from pg_class where oid = 'big_unanalyzed'::regclass;
-explain (analyze, costs off, timing off, summary off)
+explain (analyze, costs off, timing off, summary off, buffers off)
 select n.name, u.email from some_names n join big_unanalyzed u on u.username = n.name;
 select count(*), min(u.email), max(u.email) from some_names n join big_unanalyzed u on u.username = n.name;
