@@ -169,10 +169,26 @@ pg_readable() {
     chmod -R a+rX "$PG_PYPI_DIR/$PG_MAJOR"
 }
 
+# Build the packages of scripts/package.sh and install the one a user would: the .deb for
+# Debian's PostgreSQL (dpkg -i), else the archive (tar -C /). The suite then tests what the
+# packages install.
 build_extension() {
-    log "cargo pgrx install --release (PostgreSQL $PG_MAJOR: $PG_CONFIG)"
-    (cd "$ROOT" && env "${PG_CARGO_ENV[@]}" cargo pgrx install --release --pg-config "$PG_CONFIG" \
-        "${PG_FEATURES[@]}")
+    local built deb='' tarball=''
+    built=$(bash "$ROOT/scripts/package.sh" "$PG_CONFIG")
+    while read -r path; do
+        case "$path" in
+        *.deb) deb=$path ;;
+        *.tar.gz) tarball=$path ;;
+        esac
+    done <<<"$built"
+    if [[ -n "$deb" ]]; then
+        log "dpkg -i $deb"
+        dpkg -i "$deb" >&2
+    else
+        [[ -n "$tarball" ]] || die "scripts/package.sh wrote no archive"
+        log "tar -C / --no-overwrite-dir -xzf $tarball"
+        tar -C / --no-same-owner --no-overwrite-dir -xzf "$tarball"
+    fi
     pg_readable
 }
 

@@ -5,7 +5,8 @@
 #
 # For each pg_config, in dist/:
 #   wrappers-VERSION-pgMAJOR-ARCH.tar.gz   the files `cargo pgrx package` produces, under the
-#                                          paths that pg_config names (unpack with tar -C /)
+#                                          paths that pg_config names (unpack with
+#                                          tar -C / --no-overwrite-dir -xzf)
 #   postgresql-MAJOR-cognito-wrapper_VERSION_ARCH.deb
 #                                          the same files as a Debian package depending on
 #                                          postgresql-MAJOR; only for a Debian PostgreSQL
@@ -25,8 +26,15 @@ mkdir -p dist
 for pg_config in "${@:-/usr/bin/pg_config}"; do
     major=$("$pg_config" --version | sed -E 's/^PostgreSQL ([0-9]+).*/\1/')
     pkglibdir=$("$pg_config" --pkglibdir)
+    # The crate builds for 15 by default, with the pg_config cargo pgrx init registered; any
+    # other PostgreSQL is named to pgrx's build directly, leaving ~/.pgrx/config.toml alone.
+    cargo_env=() features=()
+    if [[ "$major" != 15 || "$pg_config" != /usr/bin/pg_config ]]; then
+        cargo_env=(PGRX_PG_CONFIG_PATH="$pg_config")
+        features=(--no-default-features --features "pg$major")
+    fi
     log "cargo pgrx package for PostgreSQL $major ($pg_config)"
-    cargo pgrx package --pg-config "$pg_config" >&2
+    env "${cargo_env[@]}" cargo pgrx package --pg-config "$pg_config" "${features[@]}" >&2
     # cargo pgrx package lays the files out under target/release/wrappers-pgMAJOR/ by their
     # absolute install paths; stale files of other versions from earlier builds are dropped.
     staged=$ROOT/target/release/wrappers-pg$major

@@ -94,8 +94,11 @@ def test_the_running_cluster_log_shows_no_crash_so_far():
 
 
 def run_pytest(*args, **env):
+    # The caller's REGRESS_ACCEPT (a run that rewrites expected files) must not leak into the
+    # inner run: each call says what it wants.
+    outer = {k: v for k, v in os.environ.items() if k != "REGRESS_ACCEPT"}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           *args], env={**os.environ, **env}, cwd=ROOT,
+                           *args], env={**outer, **env}, cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           timeout=300)
     return proc.returncode, proc.stdout
