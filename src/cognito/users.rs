@@ -266,7 +266,7 @@ mod properties {
             .find(|(k, _)| *k == "rate")
             .map_or(10_000, |(_, v)| v.parse().expect("a number"));
         let key = format!("test {:?}", std::thread::current().id());
-        let limiter = Limiter::new(&key, "us-east-1", rate);
+        let limiter = Limiter::new(&key, "us-east-1", "UserList", rate);
         let mut pager = UserPager::new(client, 60, None, None);
         let started = std::time::Instant::now();
         let pages = (0..calls)
