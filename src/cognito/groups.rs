@@ -179,3 +179,109 @@ impl Pager for GroupPager {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_smithy_runtime_api::client::http::{
+        http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+    use crate::cognito::client::build_on;
+    use crate::options::ServerSettings;
+
+    /// A server that gives one answer to every request.
+    #[derive(Debug, Clone)]
+    struct Answers(u16, &'static str);
+
+    impl HttpConnector for Answers {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let status = StatusCode::try_from(self.0).expect("a valid status");
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(status, SdkBody::from(self.1))))
+        }
+    }
+
+    /// One page of a GroupPager for `name` (None: ListGroups) against a server answering so.
+    fn page(name: Option<&str>, status: u16, body: &'static str) -> (FdwResult<Vec<Group>>, bool) {
+        let options: Vec<(String, String)> = [
+            ("region", "us-east-1"),
+            ("user_pool_id", "us-east-1_pool"),
+            ("endpoint_url", "http://127.0.0.1:9"),
+            ("aws_access_key_id", "AKIAEXAMPLE"),
+            ("aws_secret_access_key", "x"),
+            ("max_attempts", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings = ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
+        let server = Answers(status, body);
+        let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
+        let client = build_on(&settings, "x", http);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let key = format!("groups test {:?}", std::thread::current().id());
+        let limiter = Limiter::new(&key, "us-east-1", "UserPoolResourceRead", 10_000);
+        let mut pager = GroupPager::new(client, 60, name.map(str::to_owned));
+        let page = runtime.block_on(pager.next_page(&limiter));
+        (page, pager.finished())
+    }
+
+    #[test]
+    fn a_missing_group_is_no_row_and_a_missing_pool_an_error() {
+        let (found, finished) = page(
+            Some("admins"),
+            200,
+            r#"{"Group": {"GroupName": "admins", "Precedence": 1, "Description": ""}}"#,
+        );
+        let found = found.unwrap();
+        assert!(finished);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (
+                found[0].name.as_str(),
+                found[0].precedence,
+                &found[0].description
+            ),
+            ("admins", Some(1), &None)
+        );
+        let (none, finished) = page(
+            Some("nobody"),
+            400,
+            r#"{"__type": "ResourceNotFoundException", "message": "Group not found."}"#,
+        );
+        assert_eq!(none.unwrap(), Vec::new());
+        assert!(finished);
+        let (err, _) = page(
+            Some("admins"),
+            400,
+            r#"{"__type": "ResourceNotFoundException", "message": "User pool us-east-1_pool does not exist."}"#,
+        );
+        let err = err.unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_TABLE_NOT_FOUND);
+        assert!(err.detail.unwrap().contains("Cognito GetGroup"));
+    }
+
+    #[test]
+    fn a_listing_pages_on_its_token_and_needs_its_list() {
+        let (groups, finished) = page(
+            None,
+            200,
+            r#"{"Groups": [{"GroupName": "a", "RoleArn": "arn:x"}, {"GroupName": "b"}], "NextToken": "t"}"#,
+        );
+        let groups = groups.unwrap();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].role_arn.as_deref(), Some("arn:x"));
+        assert!(!finished);
+        let (last, finished) = page(None, 200, r#"{"Groups": []}"#);
+        assert_eq!(last.unwrap(), Vec::new());
+        assert!(finished);
+        let (broken, _) = page(None, 200, r#"{}"#);
+        assert!(broken.unwrap_err().message.contains("has no Groups list"));
+    }
+}
