@@ -26,6 +26,9 @@ pub enum ColumnType {
     /// comparisons stay local.
     Text,
     Bool,
+    /// `integer` and `bigint` (a group's precedence).
+    Int4,
+    Int8,
     /// `timestamp` (without time zone): Cognito's instants, read as UTC.
     Timestamp,
     TimestampTz,
@@ -38,6 +41,8 @@ impl ColumnType {
         Some(match type_oid {
             pg_sys::TEXTOID | pg_sys::VARCHAROID | pg_sys::BPCHAROID => ColumnType::Text,
             pg_sys::BOOLOID => ColumnType::Bool,
+            pg_sys::INT4OID => ColumnType::Int4,
+            pg_sys::INT8OID => ColumnType::Int8,
             pg_sys::TIMESTAMPOID => ColumnType::Timestamp,
             pg_sys::TIMESTAMPTZOID => ColumnType::TimestampTz,
             pg_sys::JSONBOID => ColumnType::Jsonb,
@@ -50,6 +55,8 @@ impl ColumnType {
         match self {
             ColumnType::Text => "text",
             ColumnType::Bool => "boolean",
+            ColumnType::Int4 => "integer",
+            ColumnType::Int8 => "bigint",
             ColumnType::Timestamp => "timestamp",
             ColumnType::TimestampTz => "timestamptz",
             ColumnType::Jsonb => "jsonb",
@@ -141,6 +148,7 @@ pub enum Value {
     Null,
     Text(String),
     Bool(bool),
+    Int(i64),
     Time(Instant),
     /// A JSON document (for `attributes`).
     Json(serde_json::Value),
@@ -160,6 +168,8 @@ pub fn parse_bool(text: &str) -> Option<bool> {
 pub enum Ready {
     Text(String),
     Bool(bool),
+    Int4(i32),
+    Int8(i64),
     /// Microseconds since 2000-01-01 UTC, within PostgreSQL's range.
     Micros(i64),
     Jsonb(serde_json::Value),
@@ -224,6 +234,17 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
         },
         (Value::Bool(b), ColumnType::Bool) => Ready::Bool(b),
         (Value::Bool(b), ColumnType::Text) => Ready::Text(b.to_string()),
+        (Value::Int(n), ColumnType::Int8) => Ready::Int8(n),
+        (Value::Int(n), ColumnType::Int4) => match i32::try_from(n) {
+            Ok(n) => Ready::Int4(n),
+            Err(_) => {
+                return unfit(
+                    ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!("{n} is out of range for integer"),
+                )
+            }
+        },
+        (Value::Int(n), ColumnType::Text) => Ready::Text(n.to_string()),
         (Value::Time(t), ColumnType::Text) => Ready::Text(t.utc_text()),
         (Value::Time(t), ColumnType::Timestamp | ColumnType::TimestampTz) => match t.pg_micros() {
             Some(micros) => Ready::Micros(micros),
@@ -260,6 +281,8 @@ pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, U
     Ok(prepare(value, ty)?.and_then(|ready| match ready {
         Ready::Text(s) => s.into_datum(),
         Ready::Bool(b) => b.into_datum(),
+        Ready::Int4(n) => n.into_datum(),
+        Ready::Int8(n) => n.into_datum(),
         Ready::Micros(micros) => Some(pg_sys::Datum::from(micros)),
         Ready::Jsonb(j) => JsonB(j).into_datum(),
         Ready::Json(j) => Json(j).into_datum(),
@@ -421,6 +444,25 @@ mod tests {
     }
 
     #[test]
+    fn numbers_fit_integer_bigint_and_text() {
+        assert_eq!(
+            prepare(Value::Int(7), ColumnType::Int4),
+            Ok(Some(Ready::Int4(7)))
+        );
+        assert_eq!(
+            prepare(Value::Int(1 << 40), ColumnType::Int8),
+            Ok(Some(Ready::Int8(1 << 40)))
+        );
+        assert_eq!(
+            prepare(Value::Int(-3), ColumnType::Text),
+            Ok(Some(Ready::Text("-3".into())))
+        );
+        let err = prepare(Value::Int(1 << 40), ColumnType::Int4).unwrap_err();
+        assert_eq!(err.code, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE);
+        assert!(prepare(Value::Int(1), ColumnType::Bool).is_err());
+    }
+
+    #[test]
     fn values_are_checked_against_their_column() {
         use serde_json::json;
         let text = |s: &str| Value::Text(s.to_owned());
@@ -533,6 +575,7 @@ mod tests {
     fn types_by_oid() {
         assert_eq!(ColumnType::of(pg_sys::VARCHAROID), Some(ColumnType::Text));
         assert_eq!(ColumnType::of(pg_sys::BPCHAROID), Some(ColumnType::Text));
-        assert_eq!(ColumnType::of(pg_sys::INT4OID), None);
+        assert_eq!(ColumnType::of(pg_sys::INT4OID), Some(ColumnType::Int4));
+        assert_eq!(ColumnType::of(pg_sys::FLOAT8OID), None);
     }
 }

@@ -54,6 +54,18 @@ pub struct Candidate {
     pub op: Op,
     /// More than one for IN lists; a LIKE pattern for `Prefix`.
     pub values: Vec<Operand>,
+    /// Sent as another operation than the listing, one request per value (the object's
+    /// `Filter::lookup`); None: written as the listing's filter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<Lookup>,
+}
+
+/// An operation that takes a value as it is ("GetGroup" takes a group name).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub operation: String,
+    /// The longest value the operation takes, in characters.
+    pub max_len: usize,
 }
 
 impl Condition {
@@ -69,6 +81,10 @@ impl Condition {
             attribute: filter.attribute.to_owned(),
             op,
             values,
+            lookup: filter.lookup.map(|(operation, max_len)| Lookup {
+                operation: operation.to_owned(),
+                max_len,
+            }),
         };
         let equality_rank = |selectivity: Selectivity, list: bool| {
             let base = match selectivity {
@@ -100,6 +116,7 @@ impl Condition {
                     attribute,
                     selectivity: Selectivity::Many,
                     prefix: false,
+                    lookup: None,
                 };
                 Some(candidate(
                     filter,
@@ -140,6 +157,11 @@ impl Candidate {
         self.op == Op::Equals && self.selectivity == Selectivity::Unique
     }
 
+    /// The operation each value is sent to, when not the listing's filter ("GetGroup").
+    pub fn lookup_operation(&self) -> Option<&str> {
+        self.lookup.as_ref().map(|l| l.operation.as_str())
+    }
+
     /// The length of a constant prefix, 0 for anything else.
     fn known_prefix_len(&self) -> usize {
         match (self.op, self.values.as_slice()) {
@@ -174,7 +196,10 @@ impl Candidate {
                 Op::Equals => value.as_str(),
                 Op::Prefix => like_prefix(value)?,
             };
-            let filter = Some(write_filter(&self.attribute, self.op, text)?);
+            let filter = Some(match &self.lookup {
+                Some(lookup) => write_value(text, lookup.max_len)?,
+                None => write_filter(&self.attribute, self.op, text)?,
+            });
             if !filters.contains(&filter) {
                 filters.push(filter);
             }
@@ -239,6 +264,17 @@ pub fn write_filter(attribute: &str, op: Op, value: &str) -> Option<String> {
     };
     let filter = format!("{attribute} {op} \"{value}\"");
     (filter.chars().count() <= MAX_FILTER_LEN).then_some(filter)
+}
+
+/// A value for an operation that takes it as it is, or None when no record can be named so
+/// (empty, too long, or holding white space or control characters, which Cognito's names do
+/// not): such a value is checked locally against a listing rather than sent, where the
+/// operation would refuse it.
+pub fn write_value(value: &str, max_len: usize) -> Option<String> {
+    let unnameable = value.is_empty()
+        || value.chars().count() > max_len
+        || value.chars().any(|c| c.is_whitespace() || c.is_control());
+    (!unnameable).then(|| value.to_owned())
 }
 
 #[cfg(test)]

@@ -107,11 +107,18 @@ impl RemotePlan {
         param: &dyn Fn(usize) -> String,
         ran: Option<Ran>,
     ) -> Vec<(&'static str, Shown)> {
-        let operation = self.object.operation();
+        // A lookup by another operation (GetGroup) is named as that operation, its values as
+        // a lookup rather than a filter of the listing.
+        let lookup = self.candidates.first().and_then(|c| c.lookup_operation());
+        let operation = lookup.unwrap_or(self.object.operation());
         let mut lines = vec![("Cognito Request", Shown::Text(operation.to_owned()))];
         match (self.candidates.first(), self.object.partitioning()) {
             (Some(best), _) => {
-                lines.push(("Cognito Filter", Shown::Text(best.describe_with(param))))
+                let label = match lookup {
+                    Some(_) => "Cognito Lookup",
+                    None => "Cognito Filter",
+                };
+                lines.push((label, Shown::Text(best.describe_with(param))))
             }
             (None, Some(partitions)) if parallel_scan && !self.limited => lines.push((
                 "Cognito Partitions",
@@ -136,7 +143,10 @@ impl RemotePlan {
         if let Some(attributes) = attributes {
             lines.push(("Cognito Attributes", Shown::Text(attributes.join(", "))));
         }
-        lines.push(("Cognito Page Size", Shown::Integer(page_size.into())));
+        // A lookup reads one record per request: no page.
+        if lookup.is_none() {
+            lines.push(("Cognito Page Size", Shown::Integer(page_size.into())));
+        }
         lines
     }
 }
@@ -212,5 +222,34 @@ mod tests {
             ("Cognito Page Size", Shown::Integer(60))
         );
         assert!(RemotePlan::decode("{").is_err());
+    }
+
+    #[test]
+    fn a_lookup_by_another_operation_is_named_as_that_operation() {
+        use crate::objects::groups::GROUPS;
+        let mut plan = RemotePlan::new(GROUPS, Vec::new(), true);
+        let lines = |plan: &RemotePlan| -> Vec<String> {
+            plan.describe(true, &|n| format!("$p{n}"), None)
+                .into_iter()
+                .map(|(label, value)| format!("{label}: {value}"))
+                .collect()
+        };
+        assert_eq!(
+            lines(&plan),
+            ["Cognito Request: ListGroups", "Cognito Page Size: 60"]
+        );
+        plan.candidates = crate::pushdown::rank(
+            GROUPS,
+            &[Condition::Equals(Field::GroupName, Operand::Param(0))],
+        );
+        assert_eq!(
+            lines(&plan),
+            [
+                "Cognito Request: GetGroup",
+                "Cognito Lookup: group_name = $p0"
+            ]
+        );
+        let again = RemotePlan::decode(&plan.encode()).unwrap();
+        assert_eq!(again, plan);
     }
 }

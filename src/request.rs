@@ -95,9 +95,18 @@ pub fn decide(
             } else {
                 max_page_size
             };
-            let written: Vec<String> = filters.iter().flatten().cloned().collect();
+            let candidate = &plan.candidates[index];
+            let attribute = candidate.attribute.as_str();
+            // A lookup's values are sent as they are; shown the way a filter is.
+            let written: Vec<String> = filters
+                .iter()
+                .flatten()
+                .map(|value| match candidate.lookup {
+                    Some(_) => format!("{attribute} = \"{value}\""),
+                    None => value.clone(),
+                })
+                .collect();
             let fan_out = filters.len() > 1;
-            let attribute = plan.candidates[index].attribute.as_str();
             let mut request = request(
                 filters,
                 Some(attribute),
@@ -291,6 +300,34 @@ mod tests {
         assert_eq!(request.listing.filters.len(), 2);
         assert!(request.dedupe);
         assert_eq!(request.sent, "username = \"a\", username = \"b\"");
+    }
+
+    #[test]
+    fn a_group_lookup_sends_each_name_as_it_is_and_shows_it_as_a_filter() {
+        use crate::objects::groups::GROUPS;
+        let mut plan = RemotePlan::new(GROUPS, Vec::new(), true);
+        plan.candidates = rank(
+            GROUPS,
+            &[Condition::In(
+                Field::GroupName,
+                vec![c("admins"), Operand::Param(0), c("admins")],
+            )],
+        );
+        let request = opened(run(&plan, &[Some("ops")], &mut 0));
+        assert_eq!(
+            request.listing.filters,
+            [Some("admins".into()), Some("ops".into())]
+        );
+        assert_eq!(
+            request.sent,
+            "group_name = \"admins\", group_name = \"ops\""
+        );
+        assert!(request.dedupe);
+        assert_eq!(request.listing.attributes, None);
+        // A name no group can have is not sent: every group is listed and checked locally.
+        let request = opened(run(&plan, &[Some("two words")], &mut 0));
+        assert_eq!(request.listing.filters, [None]);
+        assert_eq!(request.sent, "none");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant as Clock};
 
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
@@ -22,6 +23,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use pgrx::PgSqlErrorCode::{self, *};
 
+use super::rate::Limiter;
 use crate::error::FdwError;
 use crate::options::{Limits, ServerSettings};
 
@@ -228,6 +230,100 @@ impl std::fmt::Display for Attempts {
             write!(f, ", {} throttled", self.throttled)?;
         }
         Ok(())
+    }
+}
+
+/// First backoff after a transient failure; it doubles per attempt up to max_backoff_ms.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// First pause after throttling, before the shared rate spaces the retry; doubles likewise.
+const FIRST_THROTTLE_PAUSE: Duration = Duration::from_millis(50);
+
+/// A random point in [d/2, d]: retries of many streams spread out rather than collide.
+fn jitter(d: Duration) -> Duration {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(super::rate::now() ^ (u64::from(std::process::id()) << 32) | 1);
+    }
+    let r = STATE.with(|s| {
+        // xorshift64: plenty for spreading retries.
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    });
+    d / 2 + d.mul_f64((r >> 11) as f64 / (1u64 << 53) as f64 / 2.0)
+}
+
+/// The `n`th backoff (n from 1): `first` doubled n-1 times, at most `max`, jittered.
+fn backoff(first: Duration, n: u32, max: Duration) -> Duration {
+    jitter(
+        first
+            .saturating_mul(1 << n.saturating_sub(1).min(20))
+            .min(max),
+    )
+}
+
+/// Send one request, retrying as the limits allow, and return its answer or the last failure
+/// with the attempts made (the caller names the operation in the error, or takes a failure
+/// such as ResourceNotFoundException for an answer).
+///
+/// Each attempt waits for its turn under `limiter`. A throttled attempt was not executed: it
+/// slows the shared rate and is tried again, for up to request_timeout_ms of throttled
+/// attempts in all, however many that takes. Other transient failures are tried up to
+/// max_attempts times with growing backoff; the rest fail at once. `full` says whether an
+/// answer was a full page: only those round trips tell the limiter how long a request takes.
+/// One loop for every operation, so that retries, pacing and cancel behave alike.
+pub async fn call<T, E, F, Fut>(
+    client: &CognitoClient,
+    limiter: &Limiter,
+    full: impl Fn(&T) -> bool,
+    mut send: F,
+) -> Result<T, (SdkError<E, HttpResponse>, Attempts)>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    let limits = client.limits;
+    let started = Clock::now();
+    let mut first_throttle = None;
+    let (mut made, mut throttled, mut failed) = (0u32, 0u32, 0u32);
+    loop {
+        limiter.acquire().await;
+        made += 1;
+        let sent = Clock::now();
+        let err = match send().await {
+            Ok(output) => {
+                limiter.succeeded(full(&output).then(|| sent.elapsed()));
+                return Ok(output);
+            }
+            Err(err) => err,
+        };
+        let tried = |throttled| Attempts {
+            made,
+            throttled,
+            elapsed: started.elapsed(),
+        };
+        let pause = match classify(&err) {
+            Retry::Throttled => {
+                limiter.throttled();
+                throttled += 1;
+                let since = *first_throttle.get_or_insert_with(Clock::now);
+                let pause = backoff(FIRST_THROTTLE_PAUSE, throttled, limits.max_backoff);
+                if since.elapsed() + pause > limits.request_timeout {
+                    return Err((err, tried(throttled)));
+                }
+                pause
+            }
+            Retry::Transient if failed + 1 < limits.max_attempts => {
+                failed += 1;
+                backoff(FIRST_BACKOFF, failed, limits.max_backoff)
+            }
+            Retry::Transient | Retry::Never => return Err((err, tried(throttled))),
+        };
+        tokio::time::sleep(pause).await;
     }
 }
 

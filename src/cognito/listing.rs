@@ -82,7 +82,13 @@ impl<P: Pager + 'static> Listing<P> {
     }
 }
 
-/// The limiter of `client`'s quota: ListUsers at its endpoint and region.
-pub fn limiter_for(client: &CognitoClient, requests_per_second: u32) -> Limiter {
-    Limiter::new(&client.endpoint, &client.region, requests_per_second)
+/// The limiter of `client`'s quota `category` ("UserList") at its endpoint and region:
+/// Cognito meters each category apart, so each has its own rate.
+pub fn limiter_for(client: &CognitoClient, category: &str, requests_per_second: u32) -> Limiter {
+    Limiter::new(
+        &client.endpoint,
+        &client.region,
+        category,
+        requests_per_second,
+    )
 }

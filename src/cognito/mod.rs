@@ -7,11 +7,13 @@
 
 pub mod client;
 pub mod estimate;
+pub mod groups;
 pub mod listing;
 pub mod rate;
 pub mod runtime;
 pub mod users;
 
 pub use client::CognitoClient;
+pub use groups::{Group, GroupPager};
 pub use listing::{Listing, Pager};
 pub use users::{User, UserPager};

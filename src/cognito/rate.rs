@@ -348,10 +348,11 @@ pub struct Limiter {
 }
 
 impl Limiter {
-    /// The limiter of requests to `endpoint` in `region`, at most `ceiling` per second.
-    pub fn new(endpoint: &str, region: &str, ceiling: u32) -> Limiter {
+    /// The limiter of requests of quota `category` to `endpoint` in `region`, at most
+    /// `ceiling` per second.
+    pub fn new(endpoint: &str, region: &str, category: &str, ceiling: u32) -> Limiter {
         Limiter {
-            slot: table().slot(&format!("{endpoint} {region}")),
+            slot: table().slot(&format!("{endpoint} {region} {category}")),
             ceiling: ceiling.max(1),
         }
     }

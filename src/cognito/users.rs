@@ -3,11 +3,11 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::time::{Duration, Instant as Clock};
 
+use aws_sdk_cognitoidentityprovider::operation::list_users::ListUsersOutput;
 use aws_sdk_cognitoidentityprovider::types::UserType;
 
-use super::client::{classify, Attempts, CognitoClient, Retry};
+use super::client::{call, CognitoClient};
 use super::listing::Pager;
 use super::rate::Limiter;
 use crate::convert::Instant;
@@ -63,38 +63,6 @@ pub struct UserPager {
     finished: bool,
 }
 
-/// First backoff after a transient failure; it doubles per attempt up to max_backoff_ms.
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-/// First pause after throttling, before the shared rate spaces the retry; doubles likewise.
-const FIRST_THROTTLE_PAUSE: Duration = Duration::from_millis(50);
-
-/// A random point in [d/2, d]: retries of many streams spread out rather than collide.
-fn jitter(d: Duration) -> Duration {
-    use std::cell::Cell;
-    thread_local! {
-        static STATE: Cell<u64> = Cell::new(super::rate::now() ^ (u64::from(std::process::id()) << 32) | 1);
-    }
-    let r = STATE.with(|s| {
-        // xorshift64: plenty for spreading retries.
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    });
-    d / 2 + d.mul_f64((r >> 11) as f64 / (1u64 << 53) as f64 / 2.0)
-}
-
-/// The `n`th backoff (n from 1): `first` doubled n-1 times, at most `max`, jittered.
-fn backoff(first: Duration, n: u32, max: Duration) -> Duration {
-    jitter(
-        first
-            .saturating_mul(1 << n.saturating_sub(1).min(20))
-            .min(max),
-    )
-}
-
 impl UserPager {
     pub fn new(
         client: CognitoClient,
@@ -124,68 +92,33 @@ impl Pager for UserPager {
     /// The next page, possibly empty: Cognito may send an empty page that still carries a
     /// token, and the listing ends only when no token comes back.
     ///
-    /// Each attempt waits for its turn under `limiter`. A throttled attempt was not executed:
-    /// it slows the shared rate and is tried again, for up to request_timeout_ms of throttled
-    /// attempts in all, however many that takes. Other transient failures are tried up to
-    /// max_attempts times with growing backoff; the rest fail at once. Every retry sends the
-    /// same page token, so no page is skipped or read twice.
+    /// Attempts are made and retried by `client::call`; every retry sends the same page
+    /// token, so no page is skipped or read twice.
     async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<User>> {
         if self.finished {
             return Ok(Vec::new());
         }
-        let limits = self.client.limits;
-        let started = Clock::now();
-        let mut first_throttle = None;
-        let (mut made, mut throttled, mut failed) = (0u32, 0u32, 0u32);
-        let output = loop {
-            limiter.acquire().await;
-            made += 1;
-            let sent = Clock::now();
-            let result = self
-                .client
-                .sdk
-                .list_users()
-                .user_pool_id(&self.client.user_pool_id)
-                .limit(self.page_size)
-                .set_filter(self.filter.clone())
-                .set_attributes_to_get(self.attributes.clone())
-                .set_pagination_token(self.token.clone())
-                .send()
-                .await;
-            let err = match result {
-                Ok(output) => {
-                    let full = output.users().len() >= self.page_size.max(1) as usize;
-                    limiter.succeeded(full.then(|| sent.elapsed()));
-                    break output;
-                }
-                Err(err) => err,
-            };
-            let tried = |throttled| Attempts {
-                made,
-                throttled,
-                elapsed: started.elapsed(),
-            };
-            let pause = match classify(&err) {
-                Retry::Throttled => {
-                    limiter.throttled();
-                    throttled += 1;
-                    let since = *first_throttle.get_or_insert_with(Clock::now);
-                    let pause = backoff(FIRST_THROTTLE_PAUSE, throttled, limits.max_backoff);
-                    if since.elapsed() + pause > limits.request_timeout {
-                        return Err(self.client.error("ListUsers", err, tried(throttled)));
-                    }
-                    pause
-                }
-                Retry::Transient if failed + 1 < limits.max_attempts => {
-                    failed += 1;
-                    backoff(FIRST_BACKOFF, failed, limits.max_backoff)
-                }
-                Retry::Transient | Retry::Never => {
-                    return Err(self.client.error("ListUsers", err, tried(throttled)));
-                }
-            };
-            tokio::time::sleep(pause).await;
-        };
+        let (page_size, filter, attributes, token) =
+            (self.page_size, &self.filter, &self.attributes, &self.token);
+        let client = &self.client;
+        let output = call(
+            client,
+            limiter,
+            |output: &ListUsersOutput| output.users().len() >= page_size.max(1) as usize,
+            || {
+                client
+                    .sdk
+                    .list_users()
+                    .user_pool_id(&client.user_pool_id)
+                    .limit(page_size)
+                    .set_filter(filter.clone())
+                    .set_attributes_to_get(attributes.clone())
+                    .set_pagination_token(token.clone())
+                    .send()
+            },
+        )
+        .await
+        .map_err(|(err, tried)| client.error("ListUsers", err, tried))?;
         // Cognito always sends a Users list, empty or not. An answer without one is broken (a
         // proxy's or a server's fault): taking it for the last page would present a short
         // result as complete.
@@ -245,6 +178,8 @@ mod properties {
     use aws_smithy_types::DateTime;
     use proptest::prelude::*;
     use serde_json::{json, Value as Json};
+
+    use std::time::Duration;
 
     use super::*;
     use crate::cognito::client::build_on;
@@ -331,7 +266,7 @@ mod properties {
             .find(|(k, _)| *k == "rate")
             .map_or(10_000, |(_, v)| v.parse().expect("a number"));
         let key = format!("test {:?}", std::thread::current().id());
-        let limiter = Limiter::new(&key, "us-east-1", rate);
+        let limiter = Limiter::new(&key, "us-east-1", "UserList", rate);
         let mut pager = UserPager::new(client, 60, None, None);
         let started = std::time::Instant::now();
         let pages = (0..calls)

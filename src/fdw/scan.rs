@@ -214,7 +214,11 @@ unsafe fn open(
         .to_string_lossy()
         .into_owned();
     rate::attach(std::path::Path::new(&data_dir));
-    let limiter = limiter_for(client, settings.requests_per_second);
+    let limiter = limiter_for(
+        client,
+        plan.object.quota_category(),
+        settings.requests_per_second,
+    );
     let decision = request::decide(
         plan,
         settings,

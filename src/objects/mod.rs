@@ -9,6 +9,7 @@
 //!
 //! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
+pub mod groups;
 pub mod users;
 
 use std::future::Future;
@@ -25,7 +26,7 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS];
+const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -41,6 +42,9 @@ pub trait CognitoObject: Sync {
 
     /// The listing operation, as EXPLAIN names it: "ListUsers".
     fn operation(&self) -> &'static str;
+    /// The quota category Cognito meters the object's operations in ("UserList"): each
+    /// category has its own rate, shared by the tables whose objects name it.
+    fn quota_category(&self) -> &'static str;
     /// The most records one request of the listing returns.
     fn max_page_size(&self) -> i32;
     /// What one request of the listing costs, in the planner's units (a sequential page read
@@ -104,6 +108,10 @@ pub struct Filter {
     pub selectivity: Selectivity,
     /// Whether `like 'abc%'` can be sent as a prefix filter.
     pub prefix: bool,
+    /// Not a filter of the listing but another operation, sent once per value with the value
+    /// as it is (GetGroup takes a group name), and the longest value it takes; None: the
+    /// listing's filter, written in ListUsers' syntax (`attr = "value"`).
+    pub lookup: Option<(&'static str, usize)>,
 }
 
 /// Filters that split a whole listing into disjoint streams, read concurrently.
@@ -265,6 +273,10 @@ pub enum Field {
     UpdatedAt,
     AllAttributes,
     Attribute(String),
+    GroupName,
+    Description,
+    Precedence,
+    RoleArn,
 }
 
 /// One fetched record of any object.

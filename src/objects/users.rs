@@ -60,6 +60,11 @@ impl CognitoObject for Users {
         "ListUsers"
     }
 
+    /// ListUsers is metered as UserList.
+    fn quota_category(&self) -> &'static str {
+        "UserList"
+    }
+
     fn max_page_size(&self) -> i32 {
         MAX_PAGE_SIZE
     }
@@ -89,6 +94,7 @@ impl CognitoObject for Users {
                     attribute: "cognito:user_status",
                     selectivity: Many,
                     prefix: false,
+                    lookup: None,
                 })
             }
             _ => return None,
@@ -97,6 +103,7 @@ impl CognitoObject for Users {
             attribute,
             selectivity,
             prefix: true,
+            lookup: None,
         })
     }
 
@@ -267,7 +274,7 @@ fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
 }
 
 /// `a`, `a or b`, `a, b or c`.
-fn one_of(names: &[&str]) -> String {
+pub(super) fn one_of(names: &[&str]) -> String {
     match names {
         [] => String::new(),
         [one] => (*one).to_owned(),
@@ -284,6 +291,9 @@ fn describe(field: &Field) -> String {
         Field::UpdatedAt => "last modification time".into(),
         Field::AllAttributes => "attributes object".into(),
         Field::Attribute(a) => format!("attribute \"{a}\""),
+        Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
+            "field of another object".into()
+        }
     }
 }
 
@@ -314,6 +324,8 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
             | Field::Enabled
             | Field::CreatedAt
             | Field::UpdatedAt => {}
+            // Not a user's: never planned for a users table.
+            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {}
         }
     }
     wanted.sort();
@@ -345,6 +357,9 @@ impl Record for User {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map_or(Value::Null, |(_, v)| Value::Text(v.clone())),
+            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
+                Value::Null
+            }
         }
     }
 }

@@ -184,7 +184,10 @@ pub(crate) mod tests {
         )
         .is_err());
         let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
-        assert_eq!(err.hint.as_deref(), Some("Known objects are: users"));
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("Known objects are: users, groups")
+        );
     }
 
     /// Every option, in every place it is valid, refuses a control character without echoing

@@ -181,7 +181,43 @@ def seed_main(s, n):
         enabled = i % 50 != 3
         counts["disabled"] += not enabled
         s.user(pool_id, username, attrs, status, enabled)
-    return {"id": pool_id, "users": n, "counts": counts}
+    return {"id": pool_id, "users": n, "counts": counts, **seed_groups(s, pool_id, n)}
+
+
+# Groups of the main pool: the named ones first, then teams, 70 in all (more than one
+# ListGroups page of 60).
+NAMED_GROUPS = [
+    # (name, description, precedence, role_arn, members: user numbers)
+    ("admins", "Administrators", 1, "arn:aws:iam::123456789012:role/admins", range(1, 151)),
+    ("editors", "Can edit", 5, None, range(1, 11)),
+    ("viewers", "Read only", None, None, range(7, 1201, 7)),
+    ("empty", None, None, None, range(0)),
+]
+TEAM_GROUPS = 66
+
+
+def seed_groups(s, pool_id, users):
+    """Groups with and without descriptions, precedences and roles; admins has many
+    members, empty none, users 7 and 10 are in several (for group_members)."""
+    width = max(4, len(str(users)))
+    groups = [(name, desc, prec, role, members)
+              for name, desc, prec, role, members in NAMED_GROUPS]
+    for i in range(1, TEAM_GROUPS + 1):
+        groups.append((f"team{i:02d}", f"Team {i}", i * 10 if i % 3 else None,
+                       f"arn:aws:iam::123456789012:role/team{i:02d}" if i % 5 == 0 else None,
+                       [i] if i <= users else []))
+    members = {}
+    for n, (name, desc, prec, role, who) in enumerate(groups, start=1):
+        group = s.backend.create_group(pool_id, name, desc, role, prec)
+        group.creation_date = BASE_DATE + datetime.timedelta(days=30, minutes=n)
+        group.last_modified_date = group.creation_date + datetime.timedelta(hours=1)
+        count = 0
+        for i in who:
+            if 1 <= i <= users:
+                s.backend.admin_add_user_to_group(pool_id, name, f"user{i:0{width}d}")
+                count += 1
+        members[name] = count
+    return {"groups": len(groups), "members": members}
 
 
 def seed_big(s, n):
