@@ -13,7 +13,7 @@ import foreign schema cognito limit to (groups) from server cognito_server into 
 \d imported.groups
 set search_path = imported, public, extensions;
 set timezone = 'UTC';
-\set an '(costs off, analyze, timing off, summary off)'
+\set an '(costs off, analyze, timing off, summary off, buffers off)'
 
 -- every column; 70 groups, two ListGroups pages
 select * from groups where group_name in ('admins', 'editors', 'viewers', 'empty', 'team05', 'team06')
