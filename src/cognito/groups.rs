@@ -1,16 +1,12 @@
 //! ListGroups, one page at a time, and GetGroup, one group by name.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
-
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::list_groups::ListGroupsOutput;
 use aws_sdk_cognitoidentityprovider::types::GroupType;
 use pgrx::PgSqlErrorCode::*;
 
 use super::client::{call, CognitoClient};
-use super::listing::Pager;
+use super::listing::{instant, Pager, TokensSeen};
 use super::rate::Limiter;
 use crate::convert::Instant;
 use crate::error::{FdwError, FdwResult};
@@ -28,10 +24,6 @@ pub struct Group {
 
 impl From<GroupType> for Group {
     fn from(g: GroupType) -> Group {
-        let instant = |d: &aws_smithy_types::DateTime| Instant {
-            secs: d.secs(),
-            nanos: d.subsec_nanos(),
-        };
         Group {
             created: g.creation_date().map(instant),
             modified: g.last_modified_date().map(instant),
@@ -52,7 +44,7 @@ pub struct GroupPager {
     name: Option<String>,
     token: Option<String>,
     /// Hashes of the tokens received: one coming back means the server is looping.
-    tokens_seen: HashSet<u64>,
+    tokens_seen: TokensSeen,
     finished: bool,
 }
 
@@ -63,7 +55,7 @@ impl GroupPager {
             page_size,
             name,
             token: None,
-            tokens_seen: HashSet::new(),
+            tokens_seen: TokensSeen::default(),
             finished: false,
         }
     }
@@ -139,9 +131,7 @@ impl GroupPager {
         };
         self.token = output.next_token.filter(|t| !t.is_empty());
         if let Some(token) = &self.token {
-            let mut hasher = DefaultHasher::new();
-            token.hash(&mut hasher);
-            if !self.tokens_seen.insert(hasher.finish()) {
+            if self.tokens_seen.repeated(token) {
                 return Err(FdwError::new(
                     ERRCODE_FDW_ERROR,
                     format!(
@@ -153,7 +143,7 @@ impl GroupPager {
                 .with_detail(format!(
                     "user pool {}, after {} pages; the listing stopped rather than loop",
                     self.client.user_pool_id,
-                    self.tokens_seen.len() + 1
+                    self.tokens_seen.pages() + 1
                 )));
             }
         }

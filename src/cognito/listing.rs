@@ -92,3 +92,33 @@ pub fn limiter_for(client: &CognitoClient, category: &str, requests_per_second: 
         requests_per_second,
     )
 }
+
+/// The page tokens one listing has received. A listing ends only when no token comes back, so
+/// a server that sends a token again is looping: each pager asks `repeated` of every token and
+/// fails clearly instead of listing forever.
+#[derive(Default)]
+pub struct TokensSeen(std::collections::HashSet<u64>);
+
+impl TokensSeen {
+    /// Whether `token` came before in this listing; remembers it (as a hash: tokens can be
+    /// long, and a scan may read thousands of pages).
+    pub fn repeated(&mut self, token: &str) -> bool {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        token.hash(&mut hasher);
+        !self.0.insert(hasher.finish())
+    }
+
+    /// Pages that brought a token so far.
+    pub fn pages(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// An SDK time as the scan keeps it.
+pub fn instant(d: &aws_smithy_types::DateTime) -> crate::convert::Instant {
+    crate::convert::Instant {
+        secs: d.secs(),
+        nanos: d.subsec_nanos(),
+    }
+}

@@ -1,14 +1,10 @@
 //! ListUsers, one page at a time.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
-
 use aws_sdk_cognitoidentityprovider::operation::list_users::ListUsersOutput;
 use aws_sdk_cognitoidentityprovider::types::UserType;
 
 use super::client::{call, CognitoClient};
-use super::listing::Pager;
+use super::listing::{instant, Pager, TokensSeen};
 use super::rate::Limiter;
 use crate::convert::Instant;
 use pgrx::PgSqlErrorCode::*;
@@ -28,10 +24,6 @@ pub struct User {
 
 impl From<UserType> for User {
     fn from(u: UserType) -> User {
-        let instant = |d: &aws_smithy_types::DateTime| Instant {
-            secs: d.secs(),
-            nanos: d.subsec_nanos(),
-        };
         User {
             created: u.user_create_date().map(instant),
             modified: u.user_last_modified_date().map(instant),
@@ -59,7 +51,7 @@ pub struct UserPager {
     token: Option<String>,
     /// Hashes of the tokens this listing has received: one coming back means the server is
     /// looping (a listing ends only when no token comes back, so it would never end).
-    tokens_seen: HashSet<u64>,
+    tokens_seen: TokensSeen,
     finished: bool,
 }
 
@@ -76,7 +68,7 @@ impl UserPager {
             filter,
             attributes,
             token: None,
-            tokens_seen: HashSet::new(),
+            tokens_seen: TokensSeen::default(),
             finished: false,
         }
     }
@@ -137,9 +129,7 @@ impl Pager for UserPager {
         };
         self.token = output.pagination_token.filter(|t| !t.is_empty());
         if let Some(token) = &self.token {
-            let mut hasher = DefaultHasher::new();
-            token.hash(&mut hasher);
-            if !self.tokens_seen.insert(hasher.finish()) {
+            if self.tokens_seen.repeated(token) {
                 return Err(FdwError::new(
                     ERRCODE_FDW_ERROR,
                     format!(
@@ -152,7 +142,7 @@ impl Pager for UserPager {
                     "user pool {}, after {} pages; the listing stopped rather than loop or \
                      return users twice",
                     self.client.user_pool_id,
-                    self.tokens_seen.len() + 1
+                    self.tokens_seen.pages() + 1
                 )));
             }
         }
