@@ -110,8 +110,11 @@ impl RemotePlan {
         // A lookup by another operation (GetGroup) is named as that operation, its values as
         // a lookup rather than a filter of the listing.
         let lookup = self.candidates.first().and_then(|c| c.lookup_operation());
-        let operation = lookup.unwrap_or(self.object.operation());
-        let mut lines = vec![("Cognito Request", Shown::Text(operation.to_owned()))];
+        let fields: Vec<_> = self.columns.iter().map(|c| c.field.clone()).collect();
+        let mut lines = vec![(
+            "Cognito Request",
+            Shown::Text(self.object.request_line(&fields, lookup)),
+        )];
         match (self.candidates.first(), self.object.partitioning()) {
             (Some(best), _) => {
                 let label = match lookup {

@@ -63,6 +63,8 @@ pub fn decide(
             // `filtered_on`: the attribute the filters are on, which every record they
             // return holds.
             attributes: plan.attributes_to_get(filtered_on),
+            filtered_on: filtered_on.map(str::to_owned),
+            fields: plan.columns.iter().map(|c| c.field.clone()).collect(),
             page_size,
             max_in_flight,
         },
@@ -248,6 +250,8 @@ mod tests {
                 filters: vec![Some("username = \"ada\"".into())],
                 // email is read and may be missing from a user the filter returns: all.
                 attributes: None,
+                filtered_on: Some("username".into()),
+                fields: vec![Field::Username, Field::Attribute("email".into())],
                 page_size: 5,
                 max_in_flight: 8,
             }

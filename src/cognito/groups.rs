@@ -159,6 +159,13 @@ impl Pager for GroupPager {
         self.finished
     }
 
+    fn operation(&self) -> &'static str {
+        match self.name {
+            Some(_) => "GetGroup",
+            None => "ListGroups",
+        }
+    }
+
     async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<Group>> {
         if self.finished {
             return Ok(Vec::new());

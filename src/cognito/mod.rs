@@ -9,6 +9,7 @@ pub mod client;
 pub mod estimate;
 pub mod groups;
 pub mod listing;
+pub mod quota;
 pub mod rate;
 pub mod runtime;
 pub mod users;

@@ -345,6 +345,9 @@ pub fn now() -> u64 {
 pub struct Limiter {
     slot: &'static Slot,
     ceiling: u32,
+    /// A second, fixed rate some requests are held to as well: AWS caps some operations per
+    /// pool below their category's rate.
+    cap: Option<(&'static Slot, u32)>,
 }
 
 impl Limiter {
@@ -354,6 +357,17 @@ impl Limiter {
         Limiter {
             slot: table().slot(&format!("{endpoint} {region} {category}")),
             ceiling: ceiling.max(1),
+            cap: None,
+        }
+    }
+
+    /// This limiter, with every request also held to `per_second` under `key` (an endpoint,
+    /// region, pool and operation).
+    pub fn capped(self, key: &str, per_second: u32) -> Limiter {
+        let slot = table().slot(key);
+        Limiter {
+            cap: Some((slot, per_second.max(1))),
+            ..self
         }
     }
 
@@ -364,6 +378,16 @@ impl Limiter {
 
     /// Wait for this request's turn.
     pub async fn acquire(&self) {
+        // The cap first: the category's turn is taken only once the operation may go, so a
+        // capped operation does not spend the rate other operations of its category could use.
+        if let Some((cap, per_second)) = self.cap {
+            let now = now();
+            let start = cap.reserve(now, per_second);
+            if start > now {
+                report_wait(Waiting::Rate);
+                tokio::time::sleep(Duration::from_nanos(start - now)).await;
+            }
+        }
         let now = now();
         self.slot.hold(now, u64::from(std::process::id()));
         let start = self.slot.reserve(now, self.ceiling);

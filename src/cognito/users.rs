@@ -81,6 +81,10 @@ impl Pager for UserPager {
         self.finished
     }
 
+    fn operation(&self) -> &'static str {
+        "ListUsers"
+    }
+
     /// The next page, possibly empty: Cognito may send an empty page that still carries a
     /// token, and the listing ends only when no token comes back.
     ///

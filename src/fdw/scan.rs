@@ -18,8 +18,8 @@ use pgrx::prelude::*;
 use super::catalog;
 use super::cell::StateCell;
 use crate::cognito::client::client_for;
-use crate::cognito::listing::limiter_for;
-use crate::cognito::rate::Limiter;
+use crate::cognito::listing;
+use crate::cognito::quota::Pace;
 use crate::cognito::runtime::{drop_in_runtime, wait};
 use crate::cognito::{estimate, rate, CognitoClient};
 use crate::convert::Filler;
@@ -46,6 +46,7 @@ struct ScanState {
     /// Requests and pages of earlier runs of this scan (before a rescan), for EXPLAIN ANALYZE.
     requests_before: u64,
     pages_before: u64,
+    by_operation_before: Vec<(&'static str, u64)>,
     /// Runs opened so far (1 + rescans that read again).
     runs: u64,
     /// Hashes of the distinct filters sent over all runs: under a nested loop each run sends
@@ -85,6 +86,7 @@ impl ScanState {
             remote: None,
             requests_before: 0,
             pages_before: 0,
+            by_operation_before: Vec::new(),
             runs: 0,
             filters_sent: HashSet::new(),
             last_run: None,
@@ -97,6 +99,17 @@ impl ScanState {
 
     fn pages(&self) -> u64 {
         self.pages_before + self.remote.as_ref().map_or(0, |r| r.listing.pages())
+    }
+
+    /// Requests per operation over every run.
+    fn requests_by_operation(&self) -> Vec<(&'static str, u64)> {
+        let mut counts = self.by_operation_before.clone();
+        if let Some(remote) = &self.remote {
+            for (operation, n) in remote.requests_by_operation(self.plan.object) {
+                listing::count(&mut counts, operation, n);
+            }
+        }
+        counts
     }
 }
 
@@ -126,16 +139,11 @@ struct Remote {
 }
 
 impl Remote {
-    fn new(
-        state: &ScanState,
-        connection: &Connection,
-        limiter: Limiter,
-        request: Request,
-    ) -> Remote {
+    fn new(state: &ScanState, connection: &Connection, pace: &Pace, request: Request) -> Remote {
         let listing = state
             .plan
             .object
-            .open(&connection.client, limiter, &request.listing);
+            .open(&connection.client, pace, &request.listing);
         Remote {
             listing,
             page: VecDeque::new(),
@@ -147,6 +155,17 @@ impl Remote {
 
     fn requests(&self) -> u64 {
         self.listing.requests() + self.discarded_requests
+    }
+
+    fn requests_by_operation(&self, object: Object) -> Vec<(&'static str, u64)> {
+        let mut counts = Vec::new();
+        if self.discarded_requests > 0 {
+            listing::count(&mut counts, object.operation(), self.discarded_requests);
+        }
+        for (operation, n) in self.listing.requests_by_operation() {
+            listing::count(&mut counts, operation, n);
+        }
+        counts
     }
 
     /// The next record, fetching pages as needed; None when every stream is done.
@@ -214,11 +233,9 @@ unsafe fn open(
         .to_string_lossy()
         .into_owned();
     rate::attach(std::path::Path::new(&data_dir));
-    let limiter = limiter_for(
-        client,
-        plan.object.quota_category(),
-        settings.requests_per_second,
-    );
+    let pace = Pace::new(client, settings.requests_per_second);
+    // The listing's own category: what the size decision below shares out.
+    let limiter = pace.category(plan.object.quota_category());
     let decision = request::decide(
         plan,
         settings,
@@ -228,7 +245,7 @@ unsafe fn open(
         &mut |operand| unsafe { evaluate(operand, state.params, econtext) },
     );
     let (sequential, partitioned) = match decision {
-        Decision::Open(request) => return Remote::new(state, connection, limiter, request),
+        Decision::Open(request) => return Remote::new(state, connection, &pace, request),
         Decision::BySize {
             sequential,
             partitioned,
@@ -245,14 +262,14 @@ unsafe fn open(
         } else {
             sequential
         };
-        return Remote::new(state, connection, limiter, chosen);
+        return Remote::new(state, connection, &pace, chosen);
     }
     // The size is asked alongside the first page of a sequential listing, in one attempt: a
     // size check that fails costs the scan nothing, one that hangs at most one attempt's wait
     // (request_timeout_ms), and an endpoint that never answers fails the query within the
     // listing's budget, not after two. A large table costs one page more: the sequential
     // page is dropped for the partitions.
-    let mut first = Remote::new(state, connection, limiter, sequential);
+    let mut first = Remote::new(state, connection, &pace, sequential);
     let answered = wait(first_page_and_size(
         plan.object,
         first.listing.as_mut(),
@@ -270,7 +287,7 @@ unsafe fn open(
         }
     };
     if partition(rows) {
-        let mut remote = Remote::new(state, connection, limiter, partitioned);
+        let mut remote = Remote::new(state, connection, &pace, partitioned);
         remote.discarded_requests = first.listing.requests();
         drop_in_runtime(first);
         remote
@@ -440,6 +457,9 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     };
     // The next Iterate opens a new listing with the parameter values of then.
     if let Some(old) = state.remote.take() {
+        for (operation, n) in old.requests_by_operation(state.plan.object) {
+            listing::count(&mut state.by_operation_before, operation, n);
+        }
         state.requests_before += old.requests();
         state.pages_before += old.listing.pages();
         drop_in_runtime(old);
@@ -522,6 +542,16 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
                 property(c"Cognito Filters Sent", run.sent.clone());
             }
             integer(c"Cognito Requests", state.requests() as i64);
+            let by_operation = state.requests_by_operation();
+            // Shown when a scan sent more than one operation (ListGroups, then
+            // ListUsersInGroup per group); otherwise "Cognito Requests" says it all.
+            if by_operation.len() > 1 {
+                let counts: Vec<String> = by_operation
+                    .iter()
+                    .map(|(operation, n)| format!("{operation} {n}"))
+                    .collect();
+                property(c"Cognito Requests By Operation", counts.join(", "));
+            }
             integer(c"Cognito Pages", state.pages() as i64);
         }
     }

@@ -11,7 +11,7 @@ use super::{
     Records, Selectivity,
 };
 use crate::cognito::estimate::{Attempts, PoolKey};
-use crate::cognito::rate::Limiter;
+use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{CognitoClient, Group, GroupPager, Listing};
 use crate::convert::{ColumnType, Value};
 use crate::error::{FdwError, FdwResult};
@@ -54,8 +54,8 @@ impl CognitoObject for Groups {
     }
 
     /// ListGroups and GetGroup are metered as UserPoolResourceRead, apart from ListUsers.
-    fn quota_category(&self) -> &'static str {
-        "UserPoolResourceRead"
+    fn quota_category(&self) -> Category {
+        Category::UserPoolResourceRead
     }
 
     fn max_page_size(&self) -> i32 {
@@ -113,18 +113,19 @@ impl CognitoObject for Groups {
         ASSUMED_GROUPS
     }
 
-    fn open(
-        &self,
-        client: &CognitoClient,
-        limiter: Limiter,
-        request: &ListRequest,
-    ) -> Box<dyn Records> {
+    fn open(&self, client: &CognitoClient, pace: &Pace, request: &ListRequest) -> Box<dyn Records> {
         // A filter of a groups request is a group name to get; None lists every group.
         let pagers = request
             .filters
             .iter()
             .map(|name| GroupPager::new(client.clone(), request.page_size, name.clone()))
             .collect();
+        // Every stream of one request sends the same operation, capped per pool.
+        let operation = match request.filtered_on {
+            Some(_) => "GetGroup",
+            None => "ListGroups",
+        };
+        let limiter = pace.operation(Category::UserPoolResourceRead, operation);
         Box::new(Listing::new(limiter, pagers, request.max_in_flight))
     }
 }

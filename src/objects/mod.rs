@@ -19,8 +19,8 @@ use pgrx::pg_sys;
 use serde::{Deserialize, Serialize};
 
 use crate::cognito::estimate::{Attempts, PoolKey};
-use crate::cognito::listing::{Listing, Pager};
-use crate::cognito::rate::Limiter;
+use crate::cognito::listing::{FanOut, Listing, Pager};
+use crate::cognito::quota::{Category, Pace};
 use crate::cognito::CognitoClient;
 use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
@@ -42,9 +42,16 @@ pub trait CognitoObject: Sync {
 
     /// The listing operation, as EXPLAIN names it: "ListUsers".
     fn operation(&self) -> &'static str;
-    /// The quota category Cognito meters the object's operations in ("UserList"): each
-    /// category has its own rate, shared by the tables whose objects name it.
-    fn quota_category(&self) -> &'static str;
+    /// The requests a scan reading `fields` makes, as EXPLAIN shows them, when it sends the
+    /// lookup operation `lookup` (None: the listing). Objects whose records need a request of
+    /// their own for some columns say so here ("ListUserPoolClients, DescribeUserPoolClient
+    /// per client").
+    fn request_line(&self, _fields: &[Field], lookup: Option<&str>) -> String {
+        lookup.unwrap_or(self.operation()).to_owned()
+    }
+    /// The quota category Cognito meters the listing operation in: each category has its own
+    /// rate, shared by the tables whose objects name it.
+    fn quota_category(&self) -> Category;
     /// The most records one request of the listing returns.
     fn max_page_size(&self) -> i32;
     /// What one request of the listing costs, in the planner's units (a sequential page read
@@ -78,14 +85,9 @@ pub trait CognitoObject: Sync {
     /// The records assumed when nothing is known.
     fn assumed_rows(&self) -> f64;
 
-    /// A listing of the streams `request` describes, paced by `limiter`. Nothing is sent
-    /// until its first page is asked for.
-    fn open(
-        &self,
-        client: &CognitoClient,
-        limiter: Limiter,
-        request: &ListRequest,
-    ) -> Box<dyn Records>;
+    /// A listing of the streams `request` describes, each operation paced by its category's
+    /// limiter from `pace`. Nothing is sent until its first page is asked for.
+    fn open(&self, client: &CognitoClient, pace: &Pace, request: &ListRequest) -> Box<dyn Records>;
 }
 
 /// How selective a sent condition is: it orders the candidates, and a lookup by a unique key
@@ -132,6 +134,12 @@ pub struct Partitioning {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRequest {
     pub filters: Vec<Option<String>>,
+    /// The attribute of the condition the filters are values of (`Filter::attribute`), for an
+    /// object that sends conditions on several; None for a whole listing.
+    pub filtered_on: Option<String>,
+    /// The fields the query reads: an object whose records need a request of their own for
+    /// some fields makes it only when one is read.
+    pub fields: Vec<Field>,
     /// What to ask for of each record (None: everything).
     pub attributes: Option<Vec<String>>,
     pub page_size: i32,
@@ -299,6 +307,8 @@ pub trait Records {
     fn requests(&self) -> u64;
     /// Pages received so far.
     fn pages(&self) -> u64;
+    /// Requests sent so far, per operation, in the order first sent.
+    fn requests_by_operation(&self) -> Vec<(&'static str, u64)>;
 }
 
 impl<P> Records for Listing<P>
@@ -328,5 +338,44 @@ where
 
     fn pages(&self) -> u64 {
         self.pages
+    }
+
+    fn requests_by_operation(&self) -> Vec<(&'static str, u64)> {
+        self.by_operation.clone()
+    }
+}
+
+impl<Parent, Child> Records for FanOut<Parent, Child>
+where
+    Parent: Pager + 'static,
+    Child: Pager + 'static,
+    Child::Item: Record + 'static,
+{
+    fn next_page(&mut self) -> NextPage<'_> {
+        Box::pin(async move {
+            let page = FanOut::next_page(self).await?;
+            Some(page.map(|records| {
+                records
+                    .into_iter()
+                    .map(|r| Box::new(r) as Box<dyn Record>)
+                    .collect()
+            }))
+        })
+    }
+
+    fn streams_left(&self) -> usize {
+        FanOut::streams_left(self)
+    }
+
+    fn requests(&self) -> u64 {
+        FanOut::requests(self)
+    }
+
+    fn pages(&self) -> u64 {
+        FanOut::pages(self)
+    }
+
+    fn requests_by_operation(&self) -> Vec<(&'static str, u64)> {
+        self.by_operation()
     }
 }

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::cognito::estimate::{self, Attempts, PoolKey};
-use crate::cognito::rate::Limiter;
+use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{CognitoClient, Listing, User, UserPager};
 use crate::convert::{ColumnType, Value};
 use crate::error::{FdwError, FdwResult};
@@ -61,8 +61,8 @@ impl CognitoObject for Users {
     }
 
     /// ListUsers is metered as UserList.
-    fn quota_category(&self) -> &'static str {
-        "UserList"
+    fn quota_category(&self) -> Category {
+        Category::UserList
     }
 
     fn max_page_size(&self) -> i32 {
@@ -152,12 +152,7 @@ impl CognitoObject for Users {
         UNKNOWN_POOL_USERS
     }
 
-    fn open(
-        &self,
-        client: &CognitoClient,
-        limiter: Limiter,
-        request: &ListRequest,
-    ) -> Box<dyn Records> {
+    fn open(&self, client: &CognitoClient, pace: &Pace, request: &ListRequest) -> Box<dyn Records> {
         let pagers = request
             .filters
             .iter()
@@ -170,6 +165,7 @@ impl CognitoObject for Users {
                 )
             })
             .collect();
+        let limiter = pace.category(Category::UserList);
         Box::new(Listing::new(limiter, pagers, request.max_in_flight))
     }
 }
