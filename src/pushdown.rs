@@ -152,9 +152,11 @@ pub enum Requests {
 }
 
 impl Candidate {
-    /// A lookup by a unique key: one record per value, one request per value.
+    /// A lookup: requests per value, not a listing to filter. An equality on a unique key
+    /// (one record, one request per value), or one sent to an operation of its own that
+    /// reads just that value's records (ListUsersInGroup for a group name: a page per 60).
     pub fn is_lookup(&self) -> bool {
-        self.op == Op::Equals && self.selectivity == Selectivity::Unique
+        self.op == Op::Equals && (self.selectivity == Selectivity::Unique || self.lookup.is_some())
     }
 
     /// The operation each value is sent to, when not the listing's filter ("GetGroup").

@@ -14,7 +14,7 @@ use pgrx::PgSqlErrorCode::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{FdwError, FdwResult};
-use crate::objects::{ColumnPlan, Object};
+use crate::objects::{ColumnPlan, Object, Selectivity};
 use crate::pushdown::Candidate;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -147,7 +147,12 @@ impl RemotePlan {
             lines.push(("Cognito Attributes", Shown::Text(attributes.join(", "))));
         }
         // A lookup reads one record per request: no page.
-        if lookup.is_none() {
+        // A lookup of one record per value has no pages to size.
+        let one_per_value = self
+            .candidates
+            .first()
+            .is_some_and(|c| c.lookup.is_some() && c.selectivity == Selectivity::Unique);
+        if !one_per_value {
             lines.push(("Cognito Page Size", Shown::Integer(page_size.into())));
         }
         lines

@@ -352,6 +352,23 @@ fn sqlstate_for(code: &str) -> PgSqlErrorCode {
 impl CognitoClient {
     /// Turn a failed call into an error that says what failed, where, why, and after how
     /// many attempts over how long.
+    /// The error for an answer of `operation` without its `list` ("Users"): Cognito always
+    /// sends the list, empty or not, so such an answer is broken (a proxy's or a server's
+    /// fault), and taking it for the last page would present a short result as complete.
+    pub fn missing_list(&self, operation: &str, list: &str) -> FdwError {
+        FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "Cognito {operation} answer from {} has no {list} list",
+                self.endpoint
+            ),
+        )
+        .with_detail(format!(
+            "user pool {}; the listing stopped rather than end early",
+            self.user_pool_id
+        ))
+    }
+
     pub fn error<E>(
         &self,
         operation: &str,

@@ -1,15 +1,14 @@
 //! ListGroups, one page at a time, and GetGroup, one group by name.
 
-use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::list_groups::ListGroupsOutput;
 use aws_sdk_cognitoidentityprovider::types::GroupType;
-use pgrx::PgSqlErrorCode::*;
 
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
+use super::members::names_a_missing_record;
 use super::rate::Limiter;
 use crate::convert::Instant;
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 /// A group as the scan needs it, free of SDK types.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,15 +82,7 @@ impl GroupPager {
             // A group that does not exist is no row, as a listing would not return it. The same
             // code also answers for a missing pool, whose message names the pool: that stays
             // an error, as it is for a listing.
-            Err((SdkError::ServiceError(context), _))
-                if context.err().code() == Some("ResourceNotFoundException")
-                    && !context
-                        .err()
-                        .message()
-                        .is_some_and(|m| m.to_lowercase().contains("pool")) =>
-            {
-                Ok(Vec::new())
-            }
+            Err((err, _)) if names_a_missing_record(&err) => Ok(Vec::new()),
             Err((err, tried)) => Err(client.error("GetGroup", err, tried)),
         }
     }
@@ -115,38 +106,12 @@ impl GroupPager {
         )
         .await
         .map_err(|(err, tried)| client.error("ListGroups", err, tried))?;
-        // As for ListUsers: an answer without its list is broken, not the last page.
         let Some(groups) = output.groups else {
-            return Err(FdwError::new(
-                ERRCODE_FDW_ERROR,
-                format!(
-                    "Cognito ListGroups answer from {} has no Groups list",
-                    client.endpoint
-                ),
-            )
-            .with_detail(format!(
-                "user pool {}; the listing stopped rather than end early",
-                client.user_pool_id
-            )));
+            return Err(client.missing_list("ListGroups", "Groups"));
         };
         self.token = output.next_token.filter(|t| !t.is_empty());
-        if let Some(token) = &self.token {
-            if self.tokens_seen.repeated(token) {
-                return Err(FdwError::new(
-                    ERRCODE_FDW_ERROR,
-                    format!(
-                        "Cognito ListGroups at {} sent a page token it had already sent in \
-                         this listing",
-                        self.client.endpoint
-                    ),
-                )
-                .with_detail(format!(
-                    "user pool {}, after {} pages; the listing stopped rather than loop",
-                    self.client.user_pool_id,
-                    self.tokens_seen.pages() + 1
-                )));
-            }
-        }
+        self.tokens_seen
+            .check(&self.client, "ListGroups", self.token.as_deref())?;
         self.finished = self.token.is_none();
         Ok(groups.into_iter().map(Group::from).collect())
     }
@@ -179,6 +144,8 @@ impl Pager for GroupPager {
 
 #[cfg(test)]
 mod tests {
+    use pgrx::PgSqlErrorCode::*;
+
     use aws_smithy_runtime_api::client::http::{
         http_client_fn, HttpConnector, HttpConnectorFuture, SharedHttpConnector,
     };

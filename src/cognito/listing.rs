@@ -15,7 +15,10 @@ use std::pin::Pin;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 
 use super::rate::Limiter;
-use crate::error::FdwResult;
+use pgrx::PgSqlErrorCode::*;
+
+use super::client::CognitoClient;
+use crate::error::{FdwError, FdwResult};
 
 /// Where one stream of a paged operation stands. It holds no page: each call hands its page
 /// to the caller.
@@ -212,6 +215,31 @@ impl TokensSeen {
     /// Pages that brought a token so far.
     pub fn pages(&self) -> usize {
         self.0.len()
+    }
+
+    /// An error when `token`, the one `operation` just sent, came before in this listing.
+    pub fn check(
+        &mut self,
+        client: &CognitoClient,
+        operation: &str,
+        token: Option<&str>,
+    ) -> FdwResult<()> {
+        match token {
+            Some(token) if self.repeated(token) => Err(FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!(
+                    "Cognito {operation} at {} sent a page token it had already sent in this \
+                     listing",
+                    client.endpoint
+                ),
+            )
+            .with_detail(format!(
+                "user pool {}, after {} pages; the listing stopped rather than loop",
+                client.user_pool_id,
+                self.pages() + 1
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

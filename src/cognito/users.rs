@@ -22,6 +22,20 @@ pub struct User {
     pub status: Option<String>,
 }
 
+impl User {
+    /// A user known only by name (when a query reads nothing else of it).
+    pub fn named(username: String) -> User {
+        User {
+            username,
+            attributes: Vec::new(),
+            created: None,
+            modified: None,
+            enabled: true,
+            status: None,
+        }
+    }
+}
+
 impl From<UserType> for User {
     fn from(u: UserType) -> User {
         User {
@@ -119,17 +133,7 @@ impl Pager for UserPager {
         // proxy's or a server's fault): taking it for the last page would present a short
         // result as complete.
         let Some(users) = output.users else {
-            return Err(FdwError::new(
-                ERRCODE_FDW_ERROR,
-                format!(
-                    "Cognito ListUsers answer from {} has no Users list",
-                    self.client.endpoint
-                ),
-            )
-            .with_detail(format!(
-                "user pool {}; the listing stopped rather than end early",
-                self.client.user_pool_id
-            )));
+            return Err(self.client.missing_list("ListUsers", "Users"));
         };
         self.token = output.pagination_token.filter(|t| !t.is_empty());
         if let Some(token) = &self.token {

@@ -110,8 +110,11 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     // costs below read it.
     (*baserel).tuples = pool;
     let rows = match plan.candidates.first() {
-        // A lookup by a unique key finds one record per value.
-        Some(best) if best.is_lookup() => best.values.len() as f64,
+        // A lookup by a unique key finds one record per value; others about as many as
+        // their selectivity says.
+        Some(best) if best.is_lookup() => {
+            best.values.len() as f64 * best.selectivity.rows_per_value()
+        }
         _ => {
             let selectivity = pg_sys::clauselist_selectivity(
                 root,
@@ -160,7 +163,10 @@ fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
     let page = f64::from(plan.page_size);
     let pool = pool.max(1.0);
     match plan.candidates.first() {
-        Some(best) if best.is_lookup() => (best.values.len() as f64, rows),
+        Some(best) if best.is_lookup() => {
+            let per_value = (best.selectivity.rows_per_value() / page).ceil().max(1.0);
+            (best.values.len() as f64 * per_value, rows)
+        }
         Some(_) => ((rows / page).ceil().max(1.0), rows),
         None => ((pool / page).ceil().max(1.0), pool),
     }
@@ -245,6 +251,7 @@ unsafe fn add_lookup_join_paths(
     if !plan.pushdown {
         return;
     }
+    // Join clauses the planner equates through equivalence classes (inner joins)...
     for column in &plan.columns {
         let probe = pushdown::Condition::Equals(column.field.clone(), pushdown::Operand::Param(0));
         let lookup = probe.candidate(plan.object).is_some_and(|c| c.is_lookup());
@@ -267,41 +274,64 @@ unsafe fn add_lookup_join_paths(
             (*baserel).lateral_referencers,
         );
         for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
-            // The planner may equate the column with any expression (`lower(n.name)`); offer
-            // the lookup only where the scan can send the clause, else every outer row would
-            // list everything.
-            let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
-            let found = quals::find(single, (*baserel).relid, &plan.columns);
-            let sendable = pushdown::rank(plan.object, &found.conditions)
-                .first()
-                .is_some_and(|c| c.is_lookup());
-            if !sendable {
-                continue;
-            }
-            let outer = pg_sys::bms_union(
-                pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
-                (*baserel).lateral_relids,
-            );
-            // bms_is_empty is a function up to PostgreSQL 15 and a macro (`a == NULL`) from 16,
-            // when empty sets became always NULL; bms_num_members is a function on every
-            // version and counts zero for both a NULL and an all-zero set.
-            if pg_sys::bms_num_members(outer) == 0 {
-                continue;
-            }
-            // Also registers the clause as this path's parameterization.
-            pg_sys::get_baserel_parampathinfo(root, baserel, outer);
-            let rows = 1.0;
-            let path = foreignscan_path(
-                root,
-                baserel,
-                rows,
-                plan.object.request_cost(),
-                plan.object.request_cost() + rows * ROW_COST,
-                outer,
-            );
-            pg_sys::add_path(baserel, path.cast());
+            add_lookup_join_path(root, baserel, plan, rinfo);
         }
     }
+    // ...and the others, an outer join's among them (`groups left join group_members using
+    // (group_name)`), where the clause may be checked at this scan, as postgres_fdw does.
+    for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo).iter_ptr() {
+        if pg_sys::join_clause_is_movable_to(rinfo, baserel) {
+            add_lookup_join_path(root, baserel, plan, rinfo);
+        }
+    }
+}
+
+/// A path that looks each outer row up through the join clause `rinfo`, when the scan can
+/// send it as a lookup.
+unsafe fn add_lookup_join_path(
+    root: *mut pg_sys::PlannerInfo,
+    baserel: *mut pg_sys::RelOptInfo,
+    plan: &RemotePlan,
+    rinfo: *mut pg_sys::RestrictInfo,
+) {
+    // The planner may equate the column with any expression (`lower(n.name)`); offer the
+    // lookup only where the scan can send the clause, else every outer row would list
+    // everything.
+    let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
+    let found = quals::find(single, (*baserel).relid, &plan.columns);
+    let Some(lookup) = pushdown::rank(plan.object, &found.conditions)
+        .into_iter()
+        .next()
+        .filter(|c| c.is_lookup())
+    else {
+        return;
+    };
+    let outer = pg_sys::bms_union(
+        pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
+        (*baserel).lateral_relids,
+    );
+    // bms_is_empty is a function up to PostgreSQL 15 and a macro (`a == NULL`) from 16, when
+    // empty sets became always NULL; bms_num_members is a function on every version and
+    // counts zero for both a NULL and an all-zero set.
+    if pg_sys::bms_num_members(outer) == 0 {
+        return;
+    }
+    // Each outer row's value costs its own requests: a page per page size of its records.
+    let rows = lookup.selectivity.rows_per_value();
+    let requests = (rows / f64::from(plan.object.max_page_size()))
+        .ceil()
+        .max(1.0);
+    // Also registers the clause as this path's parameterization.
+    pg_sys::get_baserel_parampathinfo(root, baserel, outer);
+    let path = foreignscan_path(
+        root,
+        baserel,
+        rows,
+        plan.object.request_cost(),
+        requests * plan.object.request_cost() + rows * ROW_COST,
+        outer,
+    );
+    pg_sys::add_path(baserel, path.cast());
 }
 
 #[pg_guard]

@@ -9,6 +9,7 @@
 //!
 //! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
+pub mod group_members;
 pub mod groups;
 pub mod users;
 
@@ -26,7 +27,7 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS];
+const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS, group_members::GROUP_MEMBERS];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -100,6 +101,17 @@ pub enum Selectivity {
     Few,
     /// Many records per value (a status).
     Many,
+}
+
+impl Selectivity {
+    /// Records per value the planner assumes of a lookup.
+    pub fn rows_per_value(self) -> f64 {
+        match self {
+            Selectivity::Unique => 1.0,
+            Selectivity::Few => 10.0,
+            Selectivity::Many => 100.0,
+        }
+    }
 }
 
 /// How a listing operation can send conditions on one field.

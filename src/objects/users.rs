@@ -240,7 +240,7 @@ fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     })
 }
 
-fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
+pub(super) fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
     let Some((field, accepted)) = field_of(column) else {
         return Err(FdwError::new(
             ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
@@ -287,9 +287,7 @@ fn describe(field: &Field) -> String {
         Field::UpdatedAt => "last modification time".into(),
         Field::AllAttributes => "attributes object".into(),
         Field::Attribute(a) => format!("attribute \"{a}\""),
-        Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
-            "field of another object".into()
-        }
+        _ => "field of another object".into(),
     }
 }
 
@@ -310,9 +308,7 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
         match &column.field {
             Field::AllAttributes => return None,
             Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
-                if !wanted.contains(name) {
-                    wanted.push(name.clone());
-                }
+                wanted.push(name.clone())
             }
             Field::Attribute(_) => return None,
             Field::Username
@@ -320,11 +316,12 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
             | Field::Enabled
             | Field::CreatedAt
             | Field::UpdatedAt => {}
-            // Not a user's: never planned for a users table.
-            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {}
+            // Not a user's (a group_members table's group_name): nothing to ask ListUsers.
+            _ => {}
         }
     }
     wanted.sort();
+    wanted.dedup();
     Some(wanted)
 }
 
@@ -353,9 +350,7 @@ impl Record for User {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map_or(Value::Null, |(_, v)| Value::Text(v.clone())),
-            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
-                Value::Null
-            }
+            _ => Value::Null,
         }
     }
 }

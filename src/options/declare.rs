@@ -179,10 +179,12 @@ pub const OPTIONS: &[OptionSpec] = &[
         },
         required: false,
         default: Some("30"),
-        doc: "Most ListUsers requests started per second by all backends of the cluster \
-              together on the same endpoint and region (ListUsers' quota is 30 per account \
-              and region); lowered automatically while Cognito throttles. A foreign table may \
-              lower its server's value (or the default), not raise it.",
+        doc: "Most ListUsers and ListUsersInGroup requests started per second by all \
+              backends of the cluster together on the same endpoint and region (their \
+              UserList quota is 30 per account and region); every other quota category gets \
+              the same share of its own default (see Quota categories); lowered automatically \
+              while Cognito throttles. A foreign table may lower its server's value (or the \
+              default), not raise it.",
     },
     OptionSpec {
         name: "use_remote_estimate",

@@ -186,7 +186,7 @@ pub(crate) mod tests {
         let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
         assert_eq!(
             err.hint.as_deref(),
-            Some("Known objects are: users, groups")
+            Some("Known objects are: users, groups, group_members")
         );
     }
 

@@ -1,0 +1,269 @@
+//! Who is in which group: ListUsersInGroup, one group's members a page at a time, and
+//! AdminListGroupsForUser, one user's groups (with one ListUsers lookup for the user's own
+//! values when a query reads them).
+
+use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::operation::admin_list_groups_for_user::AdminListGroupsForUserOutput;
+use aws_sdk_cognitoidentityprovider::operation::list_users_in_group::ListUsersInGroupOutput;
+use pgrx::PgSqlErrorCode::*;
+
+use super::client::{call, CognitoClient};
+use super::listing::{Pager, TokensSeen};
+use super::rate::Limiter;
+use super::users::{User, UserPager};
+use crate::error::{FdwError, FdwResult};
+
+/// One user in one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    pub group_name: String,
+    pub user: User,
+    /// group name and username, apart: what tells two memberships apart.
+    pub identity: String,
+}
+
+impl Member {
+    pub fn new(group_name: String, user: User) -> Member {
+        Member {
+            identity: format!("{group_name}\u{0}{}", user.username),
+            group_name,
+            user,
+        }
+    }
+}
+
+/// Whether `err` says the group or user asked for does not exist, as opposed to the pool
+/// (whose message names the pool, under the same code): the first is no row, as a listing
+/// would not return it; the second stays an error, as it is for a listing.
+pub fn names_a_missing_record<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    let SdkError::ServiceError(context) = err else {
+        return false;
+    };
+    let err = context.err();
+    match err.code() {
+        Some("UserNotFoundException") => true,
+        Some("ResourceNotFoundException") => !err
+            .message()
+            .is_some_and(|m| m.to_lowercase().contains("pool")),
+        _ => false,
+    }
+}
+
+/// The members of one group, ListUsersInGroup page by page.
+pub struct GroupMembersPager {
+    client: CognitoClient,
+    page_size: i32,
+    group_name: String,
+    token: Option<String>,
+    tokens_seen: TokensSeen,
+    finished: bool,
+}
+
+impl GroupMembersPager {
+    pub fn new(client: CognitoClient, page_size: i32, group_name: String) -> GroupMembersPager {
+        GroupMembersPager {
+            client,
+            page_size,
+            group_name,
+            token: None,
+            tokens_seen: TokensSeen::default(),
+            finished: false,
+        }
+    }
+}
+
+impl Pager for GroupMembersPager {
+    type Item = Member;
+
+    fn finished(&self) -> bool {
+        self.finished
+    }
+
+    fn operation(&self) -> &'static str {
+        "ListUsersInGroup"
+    }
+
+    async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<Member>> {
+        if self.finished {
+            return Ok(Vec::new());
+        }
+        let (client, page_size, group, token) =
+            (&self.client, self.page_size, &self.group_name, &self.token);
+        let result = call(
+            client,
+            limiter,
+            |output: &ListUsersInGroupOutput| output.users().len() >= page_size.max(1) as usize,
+            || {
+                client
+                    .sdk
+                    .list_users_in_group()
+                    .user_pool_id(&client.user_pool_id)
+                    .group_name(group)
+                    .limit(page_size)
+                    .set_next_token(token.clone())
+                    .send()
+            },
+        )
+        .await;
+        let output = match result {
+            Ok(output) => output,
+            // A group deleted since it was listed, or named by a condition and never there.
+            Err((err, _)) if names_a_missing_record(&err) => {
+                self.finished = true;
+                return Ok(Vec::new());
+            }
+            Err((err, tried)) => return Err(client.error("ListUsersInGroup", err, tried)),
+        };
+        let Some(users) = output.users else {
+            return Err(client.missing_list("ListUsersInGroup", "Users"));
+        };
+        self.token = output.next_token.filter(|t| !t.is_empty());
+        self.tokens_seen
+            .check(&self.client, "ListUsersInGroup", self.token.as_deref())?;
+        self.finished = self.token.is_none();
+        Ok(users
+            .into_iter()
+            .map(|u| Member::new(self.group_name.clone(), User::from(u)))
+            .collect())
+    }
+}
+
+/// The groups of one user: AdminListGroupsForUser page by page, and before it, when the query
+/// reads the user's own values, one ListUsers lookup of the user (AdminListGroupsForUser gives
+/// only groups).
+pub struct UserGroupsPager {
+    client: CognitoClient,
+    page_size: i32,
+    username: String,
+    /// The user's values: looked up first when `Some(None)`; known when `Some(Some(_))`; not
+    /// needed when None (the rows carry the username as it was asked).
+    user: Option<Option<User>>,
+    /// The limiter of the ListUsers lookup, which Cognito meters apart (UserList).
+    lookup_limiter: Limiter,
+    token: Option<String>,
+    tokens_seen: TokensSeen,
+    finished: bool,
+}
+
+impl UserGroupsPager {
+    pub fn new(
+        client: CognitoClient,
+        page_size: i32,
+        username: String,
+        read_user: bool,
+        lookup_limiter: Limiter,
+    ) -> UserGroupsPager {
+        UserGroupsPager {
+            client,
+            page_size,
+            username,
+            user: read_user.then_some(None),
+            lookup_limiter,
+            token: None,
+            tokens_seen: TokensSeen::default(),
+            finished: false,
+        }
+    }
+
+    /// The user named so, by a ListUsers `username = "x"` lookup (what the users table sends),
+    /// or None when there is none.
+    async fn look_up_user(&self) -> FdwResult<Option<User>> {
+        let filter =
+            crate::pushdown::write_filter("username", crate::pushdown::Op::Equals, &self.username);
+        // A name no filter can carry (a quote, a backslash) names no user a lookup can find;
+        // the groups listing reads such users, the lookup cannot.
+        let Some(filter) = filter else {
+            return Err(FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!(
+                    "the user \"{}\" cannot be looked up with a ListUsers filter",
+                    self.username
+                ),
+            ));
+        };
+        let mut pager = UserPager::new(self.client.clone(), 60, Some(filter), None);
+        // Usernames are unique: one user at most, though a page may come empty before it.
+        while !pager.finished() {
+            if let Some(user) = pager.next_page(&self.lookup_limiter).await?.pop() {
+                return Ok(Some(user));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Pager for UserGroupsPager {
+    type Item = Member;
+
+    fn finished(&self) -> bool {
+        self.finished
+    }
+
+    fn operation(&self) -> &'static str {
+        match self.user {
+            Some(None) => "ListUsers",
+            _ => "AdminListGroupsForUser",
+        }
+    }
+
+    async fn next_page(&mut self, limiter: &Limiter) -> FdwResult<Vec<Member>> {
+        if self.finished {
+            return Ok(Vec::new());
+        }
+        if let Some(None) = self.user {
+            match self.look_up_user().await? {
+                Some(user) => self.user = Some(Some(user)),
+                None => self.finished = true,
+            }
+            // The lookup is a page of its own, so that it is counted as its operation.
+            return Ok(Vec::new());
+        }
+        let (client, page_size, username, token) =
+            (&self.client, self.page_size, &self.username, &self.token);
+        let result = call(
+            client,
+            limiter,
+            |output: &AdminListGroupsForUserOutput| {
+                output.groups().len() >= page_size.max(1) as usize
+            },
+            || {
+                client
+                    .sdk
+                    .admin_list_groups_for_user()
+                    .user_pool_id(&client.user_pool_id)
+                    .username(username)
+                    .limit(page_size)
+                    .set_next_token(token.clone())
+                    .send()
+            },
+        )
+        .await;
+        let output = match result {
+            Ok(output) => output,
+            Err((err, _)) if names_a_missing_record(&err) => {
+                self.finished = true;
+                return Ok(Vec::new());
+            }
+            Err((err, tried)) => return Err(client.error("AdminListGroupsForUser", err, tried)),
+        };
+        let Some(groups) = output.groups else {
+            return Err(client.missing_list("AdminListGroupsForUser", "Groups"));
+        };
+        self.token = output.next_token.filter(|t| !t.is_empty());
+        self.tokens_seen.check(
+            &self.client,
+            "AdminListGroupsForUser",
+            self.token.as_deref(),
+        )?;
+        self.finished = self.token.is_none();
+        let user = match &self.user {
+            Some(Some(user)) => user.clone(),
+            // Only the username is read: it is the one asked for.
+            _ => User::named(self.username.clone()),
+        };
+        Ok(groups
+            .into_iter()
+            .map(|g| Member::new(g.group_name.unwrap_or_default(), user.clone()))
+            .collect())
+    }
+}
