@@ -11,6 +11,7 @@
 #   BENCH_USERS (6000)        users in the pool
 #   BENCH_SHARED_USERS (3000) users in the pool of the shared-quota runs (four concurrent
 #                             scans; a scan beside another client using 20 of the 30/s)
+#   BENCH_TEAMS (50x100)      groups x members of the group_members runs' pool
 #   BENCH_LATENCY_MS (100)    proxy latency per request
 #   BENCH_RATE (30)           proxy quota: ListUsers requests started per rolling second
 #   BENCH_TIMEOUT (120)       statement_timeout per query, seconds
@@ -29,6 +30,7 @@ cd "$ROOT"
 
 BENCH_USERS=${BENCH_USERS:-6000}
 BENCH_SHARED_USERS=${BENCH_SHARED_USERS:-3000}
+BENCH_TEAMS=${BENCH_TEAMS:-50x100}
 BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-100}
 BENCH_RATE=${BENCH_RATE:-30}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}
@@ -53,9 +55,13 @@ fi
 
 start_pg "${BENCH_PG_PORT:-56329}"
 unset MOTO_STATE # start_moto would reuse (and delete) a state file named by the caller
-start_moto "${BENCH_MOTO_PORT:-56331}" --pools main,plain --main-users "$BENCH_USERS" \
-    --plain-users "$BENCH_SHARED_USERS"
-start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate "$BENCH_RATE"
+start_moto "${BENCH_MOTO_PORT:-56331}" --pools main,plain,teams --main-users "$BENCH_USERS" \
+    --plain-users "$BENCH_SHARED_USERS" --teams "$BENCH_TEAMS"
+# Cognito's other quota categories, at AWS's defaults, for the group_members runs.
+start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate "$BENCH_RATE" \
+    --quota "UserList=ListUsers,ListUsersInGroup:$BENCH_RATE" \
+    --quota "UserPoolResourceRead=ListGroups,GetGroup:25" --quota "ListGroupsPerPool=ListGroups:5" \
+    --quota "UserResourceRead=AdminListGroupsForUser:120"
 
 log "tests/bench/bench.py ($BENCH_USERS users, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
 "$VENV/bin/python" "$ROOT/tests/bench/bench.py" --state "$MOTO_STATE" --proxy "$PROXY_URL" \

@@ -1,17 +1,16 @@
 //! Who is in which group: ListUsersInGroup, one group's members a page at a time, and
-//! AdminListGroupsForUser, one user's groups (with one ListUsers lookup for the user's own
-//! values when a query reads them).
+//! AdminListGroupsForUser, one user's groups (with one AdminGetUser for the user's own values
+//! when a query reads them).
 
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::admin_list_groups_for_user::AdminListGroupsForUserOutput;
 use aws_sdk_cognitoidentityprovider::operation::list_users_in_group::ListUsersInGroupOutput;
-use pgrx::PgSqlErrorCode::*;
 
 use super::client::{call, CognitoClient};
-use super::listing::{Pager, TokensSeen};
+use super::listing::{instant, Pager, TokensSeen};
 use super::rate::Limiter;
-use super::users::{User, UserPager};
-use crate::error::{FdwError, FdwResult};
+use super::users::User;
+use crate::error::FdwResult;
 
 /// One user in one group.
 #[derive(Debug, Clone, PartialEq)]
@@ -129,8 +128,9 @@ impl Pager for GroupMembersPager {
 }
 
 /// The groups of one user: AdminListGroupsForUser page by page, and before it, when the query
-/// reads the user's own values, one ListUsers lookup of the user (AdminListGroupsForUser gives
-/// only groups).
+/// reads the user's own values, one AdminGetUser (AdminListGroupsForUser gives only groups).
+/// AdminGetUser takes the name as it is, whatever characters it holds, and is metered with
+/// AdminListGroupsForUser (UserResourceRead), not with the listings (UserList).
 pub struct UserGroupsPager {
     client: CognitoClient,
     page_size: i32,
@@ -138,8 +138,6 @@ pub struct UserGroupsPager {
     /// The user's values: looked up first when `Some(None)`; known when `Some(Some(_))`; not
     /// needed when None (the rows carry the username as it was asked).
     user: Option<Option<User>>,
-    /// The limiter of the ListUsers lookup, which Cognito meters apart (UserList).
-    lookup_limiter: Limiter,
     token: Option<String>,
     tokens_seen: TokensSeen,
     finished: bool,
@@ -151,44 +149,52 @@ impl UserGroupsPager {
         page_size: i32,
         username: String,
         read_user: bool,
-        lookup_limiter: Limiter,
     ) -> UserGroupsPager {
         UserGroupsPager {
             client,
             page_size,
             username,
             user: read_user.then_some(None),
-            lookup_limiter,
             token: None,
             tokens_seen: TokensSeen::default(),
             finished: false,
         }
     }
 
-    /// The user named so, by a ListUsers `username = "x"` lookup (what the users table sends),
-    /// or None when there is none.
-    async fn look_up_user(&self) -> FdwResult<Option<User>> {
-        let filter =
-            crate::pushdown::write_filter("username", crate::pushdown::Op::Equals, &self.username);
-        // A name no filter can carry (a quote, a backslash) names no user a lookup can find;
-        // the groups listing reads such users, the lookup cannot.
-        let Some(filter) = filter else {
-            return Err(FdwError::new(
-                ERRCODE_FDW_ERROR,
-                format!(
-                    "the user \"{}\" cannot be looked up with a ListUsers filter",
-                    self.username
-                ),
-            ));
-        };
-        let mut pager = UserPager::new(self.client.clone(), 60, Some(filter), None);
-        // Usernames are unique: one user at most, though a page may come empty before it.
-        while !pager.finished() {
-            if let Some(user) = pager.next_page(&self.lookup_limiter).await?.pop() {
-                return Ok(Some(user));
-            }
+    /// AdminGetUser: the user named so, or None when there is none.
+    async fn get_user(&self, limiter: &Limiter) -> FdwResult<Option<User>> {
+        let (client, username) = (&self.client, &self.username);
+        let result = call(
+            client,
+            limiter,
+            |_| false,
+            || {
+                client
+                    .sdk
+                    .admin_get_user()
+                    .user_pool_id(&client.user_pool_id)
+                    .username(username)
+                    .send()
+            },
+        )
+        .await;
+        match result {
+            Ok(output) => Ok(Some(User {
+                created: output.user_create_date().map(instant),
+                modified: output.user_last_modified_date().map(instant),
+                enabled: output.enabled(),
+                status: output.user_status().map(|s| s.as_str().to_owned()),
+                username: output.username,
+                attributes: output
+                    .user_attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|a| (a.name, a.value.unwrap_or_default()))
+                    .collect(),
+            })),
+            Err((err, _)) if names_a_missing_record(&err) => Ok(None),
+            Err((err, tried)) => Err(client.error("AdminGetUser", err, tried)),
         }
-        Ok(None)
     }
 }
 
@@ -201,7 +207,7 @@ impl Pager for UserGroupsPager {
 
     fn operation(&self) -> &'static str {
         match self.user {
-            Some(None) => "ListUsers",
+            Some(None) => "AdminGetUser",
             _ => "AdminListGroupsForUser",
         }
     }
@@ -211,7 +217,7 @@ impl Pager for UserGroupsPager {
             return Ok(Vec::new());
         }
         if let Some(None) = self.user {
-            match self.look_up_user().await? {
+            match self.get_user(limiter).await? {
                 Some(user) => self.user = Some(Some(user)),
                 None => self.finished = true,
             }

@@ -18,7 +18,7 @@ pub enum Category {
     UserPoolClientRead,
     /// ListUserPools, DescribeUserPool: 20/s at AWS.
     UserPoolRead,
-    /// AdminListGroupsForUser (and AdminGetUser): 120/s at AWS.
+    /// AdminListGroupsForUser, AdminGetUser: 120/s at AWS.
     UserResourceRead,
 }
 

@@ -60,7 +60,7 @@ impl CognitoObject for GroupMembers {
         match lookup {
             None => "ListGroups, ListUsersInGroup per group".to_owned(),
             Some("AdminListGroupsForUser") if reads_user(fields) => {
-                "ListUsers and AdminListGroupsForUser per user".to_owned()
+                "AdminGetUser and AdminListGroupsForUser per user".to_owned()
             }
             Some(operation) => operation.to_owned(),
         }
@@ -145,13 +145,7 @@ impl CognitoObject for GroupMembers {
                 let read_user = reads_user(&request.fields);
                 let pagers = names()
                     .map(|username| {
-                        UserGroupsPager::new(
-                            client.clone(),
-                            page_size,
-                            username,
-                            read_user,
-                            pace.category(Category::UserList),
-                        )
+                        UserGroupsPager::new(client.clone(), page_size, username, read_user)
                     })
                     .collect();
                 Box::new(Listing::new(
@@ -340,7 +334,7 @@ mod tests {
         );
         assert_eq!(
             GroupMembers.request_line(&[Field::AllAttributes], Some("AdminListGroupsForUser")),
-            "ListUsers and AdminListGroupsForUser per user"
+            "AdminGetUser and AdminListGroupsForUser per user"
         );
         assert_eq!(
             GroupMembers.request_line(&[], None),

@@ -276,6 +276,90 @@ def shared_quota(args, state):
     return header + "\n".join(rows) + "\n", failures, main_pages / rate
 
 
+# The groups benchmark: the wrapper against a server that lists every membership with one
+# request at a time (pushdown 'false', max_concurrent_requests '1').
+TEAM_SERVERS = {
+    "wrapper": "",
+    "baseline": ", pushdown 'false', max_concurrent_requests '1'",
+}
+MEMBER_COLUMNS = """group_name text, username text, email text, status text, enabled boolean,
+          created_at timestamp, updated_at timestamp, attributes jsonb"""
+
+
+def team_queries(teams):
+    middle = f"team{teams['groups'] // 2:03d}"
+    return [
+        ("members of one group", f"select count(*) from {{T}} where group_name = {lit(middle)}"),
+        ("all memberships", "select count(*) from {T}"),
+        ("groups of 20 users (join)", "select m.group_name, m.username from team_names n "
+                                      "join {T} m on m.username = n.name"),
+    ]
+
+
+def team_benchmark(args, state):
+    """The group_members runs on the teams pool: per query, the wrapper and the baseline,
+    their times, rows and requests per operation. Returns (markdown table, failures)."""
+    teams = state["pools"]["teams"]
+    groups, members = teams["groups"], teams["memberships"] // teams["groups"]
+    with connect(args, args.dbname) as conn:
+        for server, options in TEAM_SERVERS.items():
+            conn.execute(f"""create server {server}_teams foreign data wrapper cognito_wrapper
+                options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
+                         region {lit(state['region'])}, user_pool_id {lit(teams['id'])},
+                         endpoint_url {lit(args.proxy)} {options})""")
+            conn.execute(f"create foreign table {server}_members ({MEMBER_COLUMNS}) "
+                         f"server {server}_teams options (object 'group_members')")
+        conn.execute("create table team_names (name text primary key)")
+        step = max(1, groups // 20)
+        names = [f"t{1 + (k * step) % groups:03d}m{1 + k:04d}" for k in range(20)]
+        with conn.cursor() as cur:
+            cur.executemany("insert into team_names values (%s)", [(n,) for n in names])
+        conn.execute("analyze team_names")
+    expected = {"members of one group": members, "all memberships": groups * members,
+                "groups of 20 users (join)": 20}
+    rows_out, failures = [], []
+    for name, template in team_queries(teams):
+        row = {"query": name}
+        answers = {}
+        for server in TEAM_SERVERS:
+            time.sleep(args.pause)
+            elapsed, rows, stats = run_one(args, template.format(T=f"{server}_members"))
+            count = None if rows is None else (
+                rows[0][0] if template.startswith("select count") else len(rows))
+            row[server] = {"seconds": elapsed, "rows": count, "by_target": stats["by_target"],
+                           "requests": stats["requests"], "throttled": stats["throttled"]}
+            answers[server] = None if rows is None else sorted(map(repr, rows))
+            print(f"bench: {name:<26} {server:<8} {fmt_s(elapsed):>8} s  rows {count}  "
+                  f"{stats['by_target']}  throttled {stats['throttled']}", file=sys.stderr)
+        if None not in answers.values() and answers["wrapper"] != answers["baseline"]:
+            failures.append(f"{name}: wrapper and baseline returned different rows")
+        if row["wrapper"]["rows"] is not None and row["wrapper"]["rows"] != expected[name]:
+            failures.append(f"{name}: {row['wrapper']['rows']} rows, expected {expected[name]}")
+        rows_out.append(row)
+
+    def requests(r):
+        ops = ", ".join(f"{op} {n}" for op, n in sorted(r["by_target"].items()))
+        text = f"{r['requests']} ({ops})"
+        return text + (f", {r['throttled']} throttled" if r["throttled"] else "")
+
+    # Every ListUsersInGroup page at the UserList quota, the floor of the whole listing.
+    pages = groups * -(-members // 60)
+    bound = pages / 30
+    table = ("| query | rows | wrapper s | wrapper requests | baseline s | baseline requests "
+             "| speed-up |\n|---|---:|---:|---|---:|---|---:|\n") + "".join(
+        f"| {r['query']} | {r['wrapper']['rows']} | {fmt_s(r['wrapper']['seconds'])} "
+        f"| {requests(r['wrapper'])} | {fmt_s(r['baseline']['seconds'])} "
+        f"| {requests(r['baseline'])} "
+        f"| {speed_up(r['wrapper']['seconds'], r['baseline']['seconds'], args.timeout)} |\n"
+        for r in rows_out)
+    whole = rows_out[1]["wrapper"]["seconds"]
+    if not isinstance(whole, str):
+        table += (f"\nAll {groups * members} memberships: {fmt_s(whole)} s against the bound "
+                  f"of {pages} ListUsersInGroup pages at 30 a second, {bound:.2f} s "
+                  f"({whole / bound:.2f}×).\n")
+    return table, failures
+
+
 def fmt_s(v):
     return v if isinstance(v, str) else f"{v:.2f}"
 
@@ -360,6 +444,12 @@ def main():
             failures.append(f"{row['query']}: {row['rows']} rows, expected "
                             f"{expected[row['query']]}")
 
+    teams_table = ""
+    if "teams" in state["pools"]:
+        teams_table, teams_failures = team_benchmark(args, state)
+        failures += teams_failures
+        print(teams_table)
+
     shared_table, lone_bound = "", None
     if "shared" in state["pools"]:
         shared_table, shared_failures, lone_bound = shared_quota(args, state)
@@ -399,7 +489,9 @@ def main():
     write_doc(args, state, picked, proxy_config, server_version, ext_version,
               table + ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
                   users=state["pools"]["shared"]["users"]) + shared_table
-                       if shared_table else ""))
+                       if shared_table else "")
+              + ("\n## Group members\n\n" + TEAMS_TEXT.format(**state["pools"]["teams"])
+                 + teams_table if teams_table else ""))
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -413,6 +505,18 @@ seconds / bound. *requests*: ListUsers requests of the sessions, throttled ones 
 The other client does not slow down: beyond the quota the proxy refuses whichever request
 comes next, its own or ours, so a scan that keeps retrying can take more than the 10 per s
 left (the bound of that row is then not a floor).
+
+"""
+
+
+TEAMS_TEXT = """`object 'group_members'` on a pool of {groups} groups of equal size ({memberships}
+memberships, every user in one group), through the same proxy, which also meters each quota
+category as Cognito does: UserList (ListUsers, ListUsersInGroup) 30 a second,
+UserPoolResourceRead (ListGroups, GetGroup) 25 and ListGroups alone 5 per pool,
+UserResourceRead (AdminListGroupsForUser) 120. The baseline lists every group's members with
+one request at a time and checks conditions in PostgreSQL (`pushdown 'false',
+max_concurrent_requests '1'`); the join reads 20 usernames from a local table.
+*requests*: every request the proxy saw, per operation.
 
 """
 

@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +140,63 @@ def fault_proxy(state):
         server.state.stopping.set()  # release connections held by a hang fault
         server.shutdown()
         server.server_close()
+
+
+# ---------------------------------------------------------------- helpers the tests share
+
+FIGURES = ROOT / "tests" / "results" / "figures.txt"
+
+
+def figure(line):
+    """Record a measured figure for the closing note and the CI log."""
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES.open("a") as f:
+        f.write(line + "\n")
+    print(line)
+
+
+def connect(pg_env, dbname):
+    return psycopg.connect(host=pg_env["PGHOST"], port=pg_env["PGPORT"],
+                           user=pg_env["PGUSER"], dbname=dbname, autocommit=True)
+
+
+def create_table(conn, name, pool, endpoint, region, secret="x", extra=""):
+    """A server NAME_server on POOL at ENDPOINT and a documented users table NAME_users."""
+    conn.execute(f"""create server {name}_server foreign data wrapper cognito_wrapper
+        options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{secret}',
+                 region '{region}', user_pool_id '{pool}', endpoint_url '{endpoint}' {extra})""")
+    conn.execute(f"""create foreign table {name}_users (
+          username text, email text, status text, enabled boolean,
+          created_at timestamp, updated_at timestamp, attributes jsonb)
+        server {name}_server options (object 'users')""")
+
+
+def install_wrapper(conn):
+    """The extension and the documented wrapper, in the connection's database."""
+    conn.execute("create schema if not exists extensions")
+    conn.execute("create extension if not exists wrappers with schema extensions")
+    conn.execute("set search_path = public, extensions")
+    conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
+                 "validator cognito_fdw_validator")
+
+
+def seconds_from_cancel_to_error(pg_env, conn, sql, delay):
+    """Run SQL on CONN, pg_cancel_backend it from another connection after DELAY seconds, and
+    return how long the query took to fail after the cancel."""
+    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
+    cancelled_at = []
+
+    def cancel():
+        time.sleep(delay)
+        with connect(pg_env, conn.info.dbname) as other:
+            cancelled_at.append(time.monotonic())
+            other.execute("select pg_cancel_backend(%s)", (pid,))
+
+    thread = threading.Thread(target=cancel)
+    thread.start()
+    try:
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute(sql)
+    finally:
+        thread.join()
+    return time.monotonic() - cancelled_at[0]

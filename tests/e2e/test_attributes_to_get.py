@@ -10,7 +10,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from test_scan_properties import connect, install_wrapper
+from conftest import connect, install_wrapper
 
 SUB = ["sub"]
 ALL = None  # no AttributesToGet: every attribute

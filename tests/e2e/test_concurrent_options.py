@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from test_scan_properties import connect, create_table, figure, install_wrapper
+from conftest import connect, create_table, figure, install_wrapper
 
 EIGHT_NAMES = ", ".join(f"'user{i:04d}'" for i in range(11, 19))
 

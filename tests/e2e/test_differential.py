@@ -28,8 +28,7 @@ import boto3
 import pytest
 from psycopg import sql as psql_sql
 
-from conftest import create_db, drop_db
-from test_scan_properties import connect, figure
+from conftest import connect, create_db, drop_db, figure
 
 SEED = int(os.environ.get("DIFF_SEED", "20241126"))
 RANDOM_CLAUSES = 500

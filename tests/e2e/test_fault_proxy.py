@@ -26,7 +26,7 @@ THROTTLE = {"__type": "TooManyRequestsException", "message": "Rate exceeded"}
 CLEAN = {"latency_ms": 0, "rate": 0, "throttle_fraction": 0, "error_fraction": 0,
          "reset_fraction": 0, "truncate_fraction": 0, "garbage_fraction": 0,
          "no_users_fraction": 0, "hang_fraction": 0, "seed": 0, "faults_all": False,
-         "hang_seconds": 30}
+         "hang_seconds": 30, "quotas": {}}
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +182,27 @@ def test_rate_quota_answers_like_cognito_at_once(proxy, state):
     assert s["throttled"] == s["rate_limited"] == 3 and s["forwarded"] == 6
     time.sleep(1.05)  # the window rolls on
     assert timed_raw(proxy, state)[1] == 200
+
+
+def test_named_quotas_meter_their_operations_apart(proxy, state):
+    # Two categories, as Cognito meters them: two list operations share one quota, another
+    # operation has its own; an operation in neither is not limited.
+    control(proxy, "config", {"quotas": {"UserList": "ListUsers,ListUsersInGroup:3",
+                                         "UserPoolResourceRead": "ListGroups:2"}})
+    pool = state["pools"]["main"]["id"]
+    in_group = {"UserPoolId": pool, "GroupName": "admins", "Limit": 1}
+    groups = {"UserPoolId": pool, "Limit": 1}
+    statuses = [parse(raw_request(proxy, state, op, body)[1])[0] for op, body in [
+        ("ListUsers", None), ("ListUsersInGroup", in_group), ("ListUsers", None),
+        ("ListUsersInGroup", in_group),  # the fourth of UserList: refused
+        ("ListGroups", groups), ("ListGroups", groups), ("ListGroups", groups),
+        ("DescribeUserPool", {"UserPoolId": pool}),
+    ]]
+    assert statuses == [200, 200, 200, 400, 200, 200, 400, 200], statuses
+    assert stats(proxy)["rate_limited"] == 2
+    for bad in ({"quotas": {"x": "ListUsers"}}, {"quotas": {"x": "ListUsers:0"}}):
+        with pytest.raises(urllib.error.HTTPError):
+            control(proxy, "config", bad)
 
 
 def timed_raw(url, state):

@@ -9,7 +9,7 @@ import time
 import psycopg
 import pytest
 
-from test_scan_properties import (
+from conftest import (
     connect,
     create_table,
     figure,

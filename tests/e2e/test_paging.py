@@ -8,10 +8,9 @@ import threading
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import psycopg
 import pytest
 
-from test_scan_properties import connect, create_table, install_wrapper
+from conftest import connect, create_table, install_wrapper
 
 PREFIX = "empty-page:"
 

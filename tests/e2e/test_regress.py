@@ -7,6 +7,10 @@ as pg_regress does: the result passes if it equals any one of them. An alternati
 holds what a PostgreSQL version prints differently (EXPLAIN's wording, say); a
 failure shows the diff against the file closest to the result.
 
+Files share their set-up through tests/sql/fixtures/ (`\ir fixtures/wrapper.sql`: the
+extension and the wrapper; `\ir fixtures/main_server.sql`: cognito_server on the main
+pool); psql -a echoes an included file's lines as well, so expected files show them.
+
 psql variables available to the scripts (use them as :'main_pool' etc.; psql -a
 echoes the raw line, so expected files do not contain the generated ids):
   endpoint region main_pool empty_pool demo_pool big_pool silent_endpoint
@@ -85,7 +89,9 @@ def test_regress(name, pg_env, psql, state, silent_url):
             proc = subprocess.run(
                 ["psql", "-X", "-a", "-q", "-v", "ON_ERROR_STOP=0", "-v", "VERBOSITY=default",
                  "-d", dbname, *psql_vars(state, silent_url)],
-                cwd=BASE.parent, env=pg_env, stdin=script,
+                # From sql/, so that `\ir fixtures/NAME.sql` finds the shared fixtures (a
+                # script on stdin includes relative to the working directory).
+                cwd=SQL_DIR, env=pg_env, stdin=script,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                 timeout=float(os.environ.get("REGRESS_TIMEOUT", "600")),
             )

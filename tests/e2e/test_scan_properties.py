@@ -3,7 +3,6 @@ what the emulator holds, flat memory, cancel, no state left behind after errors,
 secret in any message or log line."""
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -11,43 +10,17 @@ import boto3
 import psycopg
 import pytest
 
-from conftest import ROOT, create_db, drop_db
+from conftest import (
+    connect,
+    create_db,
+    create_table,
+    drop_db,
+    figure,
+    install_wrapper,
+    seconds_from_cancel_to_error,
+)
 
-FIGURES = ROOT / "tests" / "results" / "figures.txt"
 SECRET = "TOPSECRET-7f3a9c-do-not-print"
-
-
-def figure(line):
-    """Record a measured figure for the closing note and the CI log."""
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    with FIGURES.open("a") as f:
-        f.write(line + "\n")
-    print(line)
-
-
-def connect(pg_env, dbname):
-    return psycopg.connect(host=pg_env["PGHOST"], port=pg_env["PGPORT"],
-                           user=pg_env["PGUSER"], dbname=dbname, autocommit=True)
-
-
-def create_table(conn, name, pool, endpoint, region, secret="x", extra=""):
-    """A server NAME_server on POOL at ENDPOINT and a documented users table NAME_users."""
-    conn.execute(f"""create server {name}_server foreign data wrapper cognito_wrapper
-        options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key '{secret}',
-                 region '{region}', user_pool_id '{pool}', endpoint_url '{endpoint}' {extra})""")
-    conn.execute(f"""create foreign table {name}_users (
-          username text, email text, status text, enabled boolean,
-          created_at timestamp, updated_at timestamp, attributes jsonb)
-        server {name}_server options (object 'users')""")
-
-
-def install_wrapper(conn):
-    """The extension and the documented wrapper, in the connection's database."""
-    conn.execute("create schema if not exists extensions")
-    conn.execute("create extension if not exists wrappers with schema extensions")
-    conn.execute("set search_path = public, extensions")
-    conn.execute("create foreign data wrapper cognito_wrapper handler cognito_fdw_handler "
-                 "validator cognito_fdw_validator")
 
 
 def setup_wrapper(conn, state, silent_url, secret="x"):
@@ -143,28 +116,6 @@ def test_statement_timeout_ends_a_request_that_never_gets_an_answer(pg_env, db):
         conn.execute("reset statement_timeout")
         assert conn.execute("select count(*) from main_users").fetchone()[0] == 1200
         assert live_scans(conn) == 0
-
-
-def seconds_from_cancel_to_error(pg_env, conn, sql, delay):
-    """Run SQL on CONN, pg_cancel_backend it from another connection after DELAY seconds, and
-    return how long the query took to fail after the cancel."""
-    pid = conn.execute("select pg_backend_pid()").fetchone()[0]
-    cancelled_at = []
-
-    def cancel():
-        time.sleep(delay)
-        with connect(pg_env, conn.info.dbname) as other:
-            cancelled_at.append(time.monotonic())
-            other.execute("select pg_cancel_backend(%s)", (pid,))
-
-    thread = threading.Thread(target=cancel)
-    thread.start()
-    try:
-        with pytest.raises(psycopg.errors.QueryCanceled):
-            conn.execute(sql)
-    finally:
-        thread.join()
-    return time.monotonic() - cancelled_at[0]
 
 
 def test_pg_cancel_backend_ends_a_waiting_scan_at_once(pg_env, db):

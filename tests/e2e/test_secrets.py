@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from fault_proxy import FAULTS
-from test_scan_properties import (
+from conftest import (
     connect,
     create_table,
     install_wrapper,

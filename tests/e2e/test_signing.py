@@ -15,7 +15,7 @@ import botocore.exceptions
 import psycopg
 import pytest
 
-from test_scan_properties import connect, install_wrapper
+from conftest import connect, install_wrapper
 
 SECRETS = {
     "AKIAINLINE": "inline-secret",

@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from test_scan_properties import connect, create_table, figure, install_wrapper
+from conftest import connect, create_table, figure, install_wrapper
 
 # One request's budget: 3 attempts of 1 s, backoffs of at most 0.1 s between them.
 LIMITS = ", request_timeout_ms '1000', max_attempts '3', max_backoff_ms '100'"

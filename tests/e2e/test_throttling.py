@@ -10,7 +10,7 @@ of errors could exhaust a page's attempts: with max_attempts 8, 1e-8 per page.""
 import threading
 import time
 
-from test_scan_properties import connect, create_table, install_wrapper, figure
+from conftest import connect, create_table, install_wrapper, figure
 
 
 def throttled_scan(pg_env, db, state, fault_proxy, pool):

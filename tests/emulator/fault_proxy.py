@@ -10,6 +10,10 @@ come back unchanged, unless one of these is switched on (all are off by default)
   --rate N                at most N requests started per rolling second, over all clients;
                           one more is answered at once, not forwarded, with HTTP 400
                           TooManyRequestsException "Rate exceeded", as Cognito does
+  --quota NAME=OPS:N      (repeatable) another quota: at most N requests of the operations
+                          OPS (comma-separated, e.g. ListUsers,ListUsersInGroup) started per
+                          rolling second, answered as --rate answers; applies whatever
+                          --faults-all says, as Cognito meters each category apart
   --throttle-fraction F   that fraction answered with the same TooManyRequestsException
   --throttle-status N     400 (default): throttle as Cognito does; 429: as a gateway does,
                           HTTP 429 with {"message": "Too Many Requests"} and no error code
@@ -107,7 +111,16 @@ DEFAULTS = {
     "hang_seconds": 300.0,
     "upstream_timeout": 60.0,
     "secrets": {},
+    "quotas": {},
 }
+
+
+def parse_quota(spec):
+    """'OP1,OP2:N' -> ({'OP1', 'OP2'}, N); ValueError when malformed."""
+    ops, _, n = spec.rpartition(":")
+    if not ops or not n.isdigit() or int(n) < 1:
+        raise ValueError(f"a quota is OPS:N with N >= 1, not {spec!r}")
+    return set(ops.split(",")), int(n)
 
 
 # ------------------------------------------------------------------ SigV4 ----
@@ -191,6 +204,7 @@ class ProxyState:
         self.config = dict(DEFAULTS)
         self.rng = random.Random(0)
         self.window = collections.deque()  # start times of the requests within the quota
+        self.windows = {}  # the same, per --quota name
         self.reset_after = 0  # alternates the two kinds of reset
         self.update(settings)
         self.reset_stats()
@@ -209,7 +223,10 @@ class ProxyState:
                 if kind is dict:
                     if not isinstance(value, dict) or not all(
                             isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-                        raise ValueError(f"{key} must map access key ids to secrets")
+                        raise ValueError(f"{key} must map names to strings")
+                    if key == "quotas":
+                        for spec in value.values():
+                            parse_quota(spec)
                     value = dict(value)
                 elif kind is bool:
                     if not isinstance(value, bool):
@@ -259,6 +276,22 @@ class ProxyState:
             if verdict in REFUSALS:
                 s[verdict] += 1
                 return cfg, None, False, verdict
+            now = time.monotonic()
+            counted = []
+            for name, spec in cfg["quotas"].items():
+                ops, limit = parse_quota(spec)
+                if short not in ops:
+                    continue
+                window = self.windows.setdefault(name, collections.deque())
+                while window and now - window[0] >= 1.0:
+                    window.popleft()
+                if len(window) >= limit:
+                    s["throttled"] += 1
+                    s["rate_limited"] += 1
+                    return cfg, None, True, verdict
+                counted.append(window)
+            for window in counted:
+                window.append(now)
             subject = cfg["faults_all"] or target.endswith(".ListUsers")
             if not subject:
                 return cfg, None, False, verdict
@@ -554,7 +587,11 @@ def main():
     ap.add_argument("--upstream-timeout", type=float, default=DEFAULTS["upstream_timeout"])
     ap.add_argument("--secret", action="append", default=[], metavar="KEY=SECRET",
                     help="verify SigV4 signatures by KEY against SECRET (repeatable)")
+    ap.add_argument("--quota", action="append", default=[], metavar="NAME=OPS:N")
     args = vars(ap.parse_args())
+    quotas = dict(pair.split("=", 1) for pair in args.pop("quota") if "=" in pair)
+    if quotas:
+        args["quotas"] = quotas
     secrets = dict(pair.split("=", 1) for pair in args.pop("secret") if "=" in pair)
     if secrets:
         args["secrets"] = secrets

@@ -240,6 +240,19 @@ def seed_plain(s, n):
     return {"id": pool_id, "users": n}
 
 
+# Groups of the demo pool, small enough to list whole for every clause of a differential
+# test: a user in several, an empty group, names that differ only in case, a quote, non-ASCII.
+DEMO_GROUPS = [
+    # (name, description, precedence, members)
+    ("staff", "Everyone on staff", 10, ["alice", "bob", "carol", "dave", "zoe"]),
+    ("Staff", "Same name, other case", None, ["alice"]),
+    ("ops", None, 1, ["bob", "erin", "mallory"]),
+    ("it's-ops", "A quote in the name", 2, ["bob"]),
+    ("équipe", "Non-ASCII", None, ["zoe", "frank"]),
+    ("empty", "No members", 99, []),
+]
+
+
 def seed_demo(s):
     pool_id = s.pool("demo", ("tenant", 256))
     for username, given, family, status, enabled, tenant in DEMO_USERS:
@@ -247,7 +260,29 @@ def seed_demo(s):
             "email": f"{username}@example.com", "email_verified": "true",
             "given_name": given, "family_name": family, "custom:tenant": tenant,
         }, status, enabled)
-    return {"id": pool_id, "users": len(DEMO_USERS)}
+    for n, (name, desc, prec, members) in enumerate(DEMO_GROUPS, start=1):
+        group = s.backend.create_group(pool_id, name, desc, None, prec)
+        group.creation_date = BASE_DATE + datetime.timedelta(days=60, minutes=n)
+        group.last_modified_date = group.creation_date
+        for username in members:
+            s.backend.admin_add_user_to_group(pool_id, name, username)
+    return {"id": pool_id, "users": len(DEMO_USERS), "groups": len(DEMO_GROUPS),
+            "memberships": sum(len(g[3]) for g in DEMO_GROUPS)}
+
+
+def seed_teams(s, groups, members):
+    """The benchmark's pool of groups: GROUPS groups team001.. of MEMBERS users each, every
+    user in one group."""
+    pool_id = s.pool("teams")
+    for g in range(1, groups + 1):
+        name = f"team{g:03d}"
+        s.backend.create_group(pool_id, name, f"Team {g}", None, None)
+        for m in range(1, members + 1):
+            username = f"t{g:03d}m{m:04d}"
+            s.user(pool_id, username, {"email": f"{username}@example.com"})
+            s.backend.admin_add_user_to_group(pool_id, name, username)
+    return {"id": pool_id, "users": groups * members, "groups": groups,
+            "memberships": groups * members}
 
 
 def seed_typmods(s):
@@ -288,11 +323,14 @@ def main():
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
     ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods",
-                    help="comma-separated subset of main,big,plain,empty,demo,typmods")
+                    help="comma-separated subset of main,big,plain,empty,demo,typmods,teams "
+                         "(teams: the benchmark's groups, not made by default)")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
     ap.add_argument("--plain-users", type=int, default=2000)
+    ap.add_argument("--teams", default="50x100",
+                    help="GROUPSxMEMBERS of the teams pool (only with --pools ...,teams)")
     args = ap.parse_args()
 
     from moto.cognitoidp.models import cognitoidp_backends
@@ -318,6 +356,9 @@ def main():
     # Its dates are its own, but it still counts users: after every other pool.
     if "typmods" in wanted:
         pools["typmods"] = seed_typmods(s)
+    if "teams" in wanted:
+        groups, members = (int(n) for n in args.teams.split("x"))
+        pools["teams"] = seed_teams(s, groups, members)
     seed_secs = time.monotonic() - t0
 
     # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we

@@ -1,13 +1,7 @@
 -- Plans decided once and executed many times: prepared statements, PL/pgSQL, cursors and
 -- rescans all give right answers, and the backend lives on.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
-create server cognito_server foreign data wrapper cognito_wrapper
-  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
-           user_pool_id :'main_pool', endpoint_url :'endpoint');
+\ir fixtures/wrapper.sql
+\ir fixtures/main_server.sql
 create schema cognito;
 import foreign schema cognito from server cognito_server into cognito;
 

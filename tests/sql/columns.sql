@@ -1,10 +1,6 @@
 -- Columns: the documented ones, standard attributes by name, any attribute by option, and
 -- types checked before any request (this server's endpoint never answers).
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 create server live foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
            user_pool_id :'main_pool', endpoint_url :'endpoint');

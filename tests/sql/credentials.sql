@@ -1,10 +1,6 @@
 -- Credentials: inline, from Vault (by name and by id), and from user mappings, which win over
 -- the server and which other roles cannot read.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 
 -- the documented Vault form, before any Vault exists
 create server vault_by_name foreign data wrapper cognito_wrapper

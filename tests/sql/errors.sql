@@ -1,9 +1,5 @@
 -- Errors from Cognito and from the network say what failed and where, with a fitting SQLSTATE.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 
 -- a pool that does not exist (the DETAIL, with the AWS request id, is checked by pytest)
 create server missing_pool foreign data wrapper cognito_wrapper

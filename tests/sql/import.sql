@@ -1,9 +1,5 @@
 -- IMPORT FOREIGN SCHEMA creates the documented table, and honours LIMIT TO and EXCEPT.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 create server "Cognito Server" foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
            user_pool_id :'demo_pool', endpoint_url :'endpoint');

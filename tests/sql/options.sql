@@ -1,9 +1,5 @@
 -- The validator: each mistake is refused with the options valid in that place and an HV SQLSTATE.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 
 -- unknown option on the wrapper, the server, a table, a column
 create foreign data wrapper other_wrapper handler cognito_fdw_handler validator cognito_fdw_validator options (region 'x');

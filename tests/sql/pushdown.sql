@@ -1,13 +1,7 @@
 -- Conditions travel to Cognito as a ListUsers filter; EXPLAIN shows what is asked and
 -- EXPLAIN ANALYZE how many requests it took. PostgreSQL still checks every condition.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
-create server cognito_server foreign data wrapper cognito_wrapper
-  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
-           user_pool_id :'main_pool', endpoint_url :'endpoint');
+\ir fixtures/wrapper.sql
+\ir fixtures/main_server.sql
 create foreign table users (username text, email text, status text, enabled boolean,
   sub text, given_name text, family_name text, phone_number text,
   tenant text options (attribute 'custom:tenant'))
