@@ -5,6 +5,7 @@
 //! happened and where. It returns plain Rust values and never calls into PostgreSQL, except
 //! through `runtime::wait`, which checks for interrupts between slices of waiting.
 
+pub mod app_clients;
 pub mod client;
 pub mod estimate;
 pub mod groups;
@@ -14,6 +15,7 @@ pub mod rate;
 pub mod runtime;
 pub mod users;
 
+pub use app_clients::{AppClient, ClientPager};
 pub use client::CognitoClient;
 pub use groups::{Group, GroupPager};
 pub use listing::{Listing, Pager};

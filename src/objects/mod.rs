@@ -9,6 +9,7 @@
 //!
 //! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
+pub mod app_clients;
 pub mod groups;
 pub mod users;
 
@@ -26,7 +27,7 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS];
+const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS, app_clients::APP_CLIENTS];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -285,6 +286,17 @@ pub enum Field {
     Description,
     Precedence,
     RoleArn,
+    // app_clients (created_at and updated_at are CreatedAt and UpdatedAt)
+    ClientId,
+    ClientName,
+    ExplicitAuthFlows,
+    AllowedOAuthFlows,
+    AllowedOAuthScopes,
+    CallbackUrls,
+    LogoutUrls,
+    SupportedIdentityProviders,
+    HasSecret,
+    ClientDetails,
 }
 
 /// One fetched record of any object.
