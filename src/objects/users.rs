@@ -308,10 +308,9 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     for column in columns {
         match &column.field {
             Field::AllAttributes => return None,
+            // Duplicates go with the sort below.
             Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
-                if !wanted.contains(name) {
-                    wanted.push(name.clone());
-                }
+                wanted.push(name.clone())
             }
             Field::Attribute(_) => return None,
             Field::Username
@@ -324,6 +323,7 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
         }
     }
     wanted.sort();
+    wanted.dedup();
     Some(wanted)
 }
 
