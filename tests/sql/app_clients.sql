@@ -59,7 +59,7 @@ select client_name from app_clients
 -- a client that does not exist is no row, not an error
 explain :an select * from app_clients where client_id = 'nosuchclient0000000000000';
 select * from app_clients where client_id = 'nosuchclient0000000000000';
--- no client has such an id: no request, no row
+-- no client has such an id (AWS would refuse it as a parameter): no request, no row
 explain :an select * from app_clients where client_id = 'not-an-id';
 select * from app_clients where client_id = 'not-an-id';
 -- nothing equals NULL: no request
