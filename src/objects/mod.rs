@@ -11,6 +11,7 @@
 
 pub mod app_clients;
 pub mod groups;
+pub mod identity_providers;
 pub mod users;
 
 use std::future::Future;
@@ -27,7 +28,12 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS, app_clients::APP_CLIENTS];
+const REGISTERED: &[Object] = &[
+    users::USERS,
+    groups::GROUPS,
+    app_clients::APP_CLIENTS,
+    identity_providers::IDENTITY_PROVIDERS,
+];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -297,6 +303,12 @@ pub enum Field {
     SupportedIdentityProviders,
     HasSecret,
     ClientDetails,
+    // identity_providers (created_at and updated_at are CreatedAt and UpdatedAt)
+    ProviderName,
+    ProviderType,
+    AttributeMapping,
+    IdpIdentifiers,
+    ProviderDetails,
 }
 
 /// One fetched record of any object.
