@@ -424,6 +424,127 @@ mod tests {
         }
     }
 
+    /// A server answering ListUserPoolClients with `pages` in order and
+    /// DescribeUserPoolClient for any id with a client of that id (a secret for "s..." ids).
+    #[derive(Debug, Clone)]
+    struct Pool {
+        pages: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<&'static str>>>,
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for Pool {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+            let target = request.headers().get("x-amz-target").unwrap_or_default();
+            let body: serde_json::Value =
+                serde_json::from_slice(request.body().bytes().unwrap_or_default())
+                    .unwrap_or_default();
+            let answer = if target.ends_with("ListUserPoolClients") {
+                self.pages.lock().unwrap().pop_front().unwrap().to_owned()
+            } else {
+                let id = body["ClientId"].as_str().unwrap_or_default();
+                let mut client = serde_json::json!({"ClientId": id, "ClientName": id,
+                                                    "CallbackURLs": ["https://x/cb"]});
+                if id.starts_with('s') {
+                    client["ClientSecret"] = "never-shown".into();
+                }
+                serde_json::json!({ "UserPoolClient": client }).to_string()
+            };
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                200.try_into().unwrap(),
+                aws_smithy_types::body::SdkBody::from(answer),
+            )))
+        }
+    }
+
+    /// Every record a listing of `fields` gives against `Pool`, and its requests per
+    /// operation.
+    fn list(
+        fields: Vec<Field>,
+        pages: &[&'static str],
+    ) -> (Vec<(String, Value)>, Vec<(&'static str, u64)>) {
+        use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
+        let options: Vec<(String, String)> = [
+            ("region", "us-east-1"),
+            ("user_pool_id", "us-east-1_pool"),
+            ("endpoint_url", "http://127.0.0.1:9"),
+            ("aws_access_key_id", "AKIAEXAMPLE"),
+            ("aws_secret_access_key", "x"),
+            ("max_attempts", "1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let settings =
+            crate::options::ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
+        let server = Pool {
+            pages: std::sync::Arc::new(std::sync::Mutex::new(pages.iter().copied().collect())),
+        };
+        let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
+        let client = crate::cognito::client::build_on(&settings, "x", http);
+        let request = ListRequest {
+            filters: vec![None],
+            filtered_on: None,
+            fields: fields.clone(),
+            attributes: None,
+            page_size: 60,
+            max_in_flight: 4,
+        };
+        let mut records = AppClients.open(&client, &Pace::new(&client, 10_000), &request);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let mut got = Vec::new();
+        runtime.block_on(async {
+            while let Some(page) = records.next_page().await {
+                for record in page.expect("scripted pages do not fail") {
+                    let last = fields.last().expect("a field");
+                    got.push((record.identity().to_owned(), record.value(last)));
+                }
+            }
+        });
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        (got, records.requests_by_operation())
+    }
+
+    const PAGES: &[&str] = &[
+        r#"{"UserPoolClients": [{"ClientId": "s1"}, {"ClientId": "p2"}], "NextToken": "a"}"#,
+        r#"{"UserPoolClients": [], "NextToken": "b"}"#,
+        r#"{"UserPoolClients": [{"ClientId": "s3"}]}"#,
+    ];
+
+    #[test]
+    fn names_are_listed_alone_and_other_fields_described_per_client() {
+        let (got, requests) = list(vec![Field::ClientId, Field::ClientName], PAGES);
+        let ids: Vec<&str> = got.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["p2", "s1", "s3"], "through the empty page");
+        assert_eq!(requests, [("ListUserPoolClients", 3)]);
+        let (got, requests) = list(vec![Field::ClientId, Field::HasSecret], PAGES);
+        assert_eq!(
+            got,
+            [
+                ("p2".into(), Value::Bool(false)),
+                ("s1".into(), Value::Bool(true)),
+                ("s3".into(), Value::Bool(true)),
+            ]
+        );
+        assert_eq!(
+            requests,
+            [("ListUserPoolClients", 3), ("DescribeUserPoolClient", 3)]
+        );
+        let (got, _) = list(vec![Field::ClientDetails], PAGES);
+        for (id, details) in got {
+            let Value::Json(details) = details else {
+                panic!("{id}: {details:?}")
+            };
+            assert_eq!(details["ClientId"], id.as_str());
+            assert!(!details.to_string().contains("never-shown"), "{details}");
+        }
+    }
+
     #[test]
     fn a_listed_client_gives_its_id_and_name_only() {
         let listed = AppClient {

@@ -32,9 +32,10 @@ select provider_name, provider_type, created_at, updated_at
 -- the mapping, identifiers or details: one DescribeIdentityProvider per provider as well
 explain (costs off) select provider_name, attribute_mapping from identity_providers;
 explain :an select provider_name, attribute_mapping from identity_providers;
--- which providers map email?
-select provider_name from identity_providers where attribute_mapping ? 'email'
- order by 1;
+-- which providers map given_name, and where does email come from?
+select provider_name from identity_providers where attribute_mapping ? 'given_name';
+select provider_name, attribute_mapping->>'email' as email_from
+  from identity_providers order by 1;
 
 -- a name: one DescribeIdentityProvider
 explain (costs off) select * from identity_providers where provider_name = 'ExampleOIDC';
