@@ -459,12 +459,15 @@ mod tests {
         }
     }
 
+    /// Each record's identity and value of the last field, and the requests per operation.
+    type Listed = (Vec<(String, Value)>, Vec<(&'static str, u64)>);
+
     /// Every record a listing of `fields` gives against `Pool`, and its requests per
     /// operation.
     fn list(
         fields: Vec<Field>,
         pages: &[&'static str],
-    ) -> (Vec<(String, Value)>, Vec<(&'static str, u64)>) {
+    ) -> Listed {
         use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
         let options: Vec<(String, String)> = [
             ("region", "us-east-1"),
