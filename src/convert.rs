@@ -34,6 +34,8 @@ pub enum ColumnType {
     TimestampTz,
     Jsonb,
     Json,
+    /// `text[]`: the lists of app clients and identity providers (callback URLs, flows).
+    TextArray,
 }
 
 impl ColumnType {
@@ -47,6 +49,7 @@ impl ColumnType {
             pg_sys::TIMESTAMPTZOID => ColumnType::TimestampTz,
             pg_sys::JSONBOID => ColumnType::Jsonb,
             pg_sys::JSONOID => ColumnType::Json,
+            pg_sys::TEXTARRAYOID => ColumnType::TextArray,
             _ => return None,
         })
     }
@@ -61,6 +64,7 @@ impl ColumnType {
             ColumnType::TimestampTz => "timestamptz",
             ColumnType::Jsonb => "jsonb",
             ColumnType::Json => "json",
+            ColumnType::TextArray => "text[]",
         }
     }
 }
@@ -152,6 +156,8 @@ pub enum Value {
     Time(Instant),
     /// A JSON document (for `attributes`).
     Json(serde_json::Value),
+    /// A list of strings (an app client's callback URLs): `text[]`, or a JSON array.
+    TextList(Vec<String>),
 }
 
 /// Text that should become a boolean: Cognito keeps `email_verified` and friends as strings.
@@ -174,6 +180,7 @@ pub enum Ready {
     Micros(i64),
     Jsonb(serde_json::Value),
     Json(serde_json::Value),
+    TextArray(Vec<String>),
 }
 
 /// Why a value does not fit its column, with the SQLSTATE PostgreSQL's own input functions
@@ -266,6 +273,13 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
         // json and text keep a NUL as the escape `\u0000`; only jsonb cannot hold one.
         (Value::Json(j), ColumnType::Json) => Ready::Json(j),
         (Value::Json(j), ColumnType::Text) => Ready::Text(j.to_string()),
+        (Value::TextList(items), ColumnType::TextArray) => {
+            items.iter().try_for_each(|item| storable(item))?;
+            Ready::TextArray(items)
+        }
+        (Value::TextList(items), ColumnType::Jsonb | ColumnType::Json) => {
+            return prepare(Value::Json(items.into()), ty)
+        }
         (other, ty) => {
             return unfit(
                 ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -286,6 +300,7 @@ pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, U
         Ready::Micros(micros) => Some(pg_sys::Datum::from(micros)),
         Ready::Jsonb(j) => JsonB(j).into_datum(),
         Ready::Json(j) => Json(j).into_datum(),
+        Ready::TextArray(items) => items.into_datum(),
     }))
 }
 
@@ -476,6 +491,21 @@ mod tests {
         assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Jsonb).is_err());
         assert!(prepare(Value::Json(json!({"k\0": "a"})), ColumnType::Jsonb).is_err());
         assert!(prepare(Value::Json(json!({"k": "a\0"})), ColumnType::Json).is_ok());
+        let list = || Value::TextList(vec!["code".into(), "implicit".into()]);
+        assert_eq!(
+            prepare(list(), ColumnType::TextArray),
+            Ok(Some(Ready::TextArray(vec![
+                "code".into(),
+                "implicit".into()
+            ])))
+        );
+        assert_eq!(
+            prepare(list(), ColumnType::Jsonb),
+            Ok(Some(Ready::Jsonb(json!(["code", "implicit"]))))
+        );
+        assert!(prepare(Value::TextList(vec!["a\0".into()]), ColumnType::TextArray).is_err());
+        assert!(prepare(list(), ColumnType::Text).is_err());
+        assert!(prepare(text("x"), ColumnType::TextArray).is_err());
         assert_eq!(
             prepare(text("maybe"), ColumnType::Bool),
             unfit(

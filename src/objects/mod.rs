@@ -9,8 +9,10 @@
 //!
 //! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
+pub mod app_clients;
 pub mod group_members;
 pub mod groups;
+pub mod identity_providers;
 pub mod users;
 
 use std::future::Future;
@@ -27,7 +29,13 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS, group_members::GROUP_MEMBERS];
+const REGISTERED: &[Object] = &[
+    users::USERS,
+    groups::GROUPS,
+    group_members::GROUP_MEMBERS,
+    app_clients::APP_CLIENTS,
+    identity_providers::IDENTITY_PROVIDERS,
+];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -297,6 +305,23 @@ pub enum Field {
     Description,
     Precedence,
     RoleArn,
+    // app_clients (created_at and updated_at are CreatedAt and UpdatedAt)
+    ClientId,
+    ClientName,
+    ExplicitAuthFlows,
+    AllowedOAuthFlows,
+    AllowedOAuthScopes,
+    CallbackUrls,
+    LogoutUrls,
+    SupportedIdentityProviders,
+    HasSecret,
+    ClientDetails,
+    // identity_providers (created_at and updated_at are CreatedAt and UpdatedAt)
+    ProviderName,
+    ProviderType,
+    AttributeMapping,
+    IdpIdentifiers,
+    ProviderDetails,
 }
 
 /// One fetched record of any object.

@@ -287,6 +287,7 @@ fn describe(field: &Field) -> String {
         Field::UpdatedAt => "last modification time".into(),
         Field::AllAttributes => "attributes object".into(),
         Field::Attribute(a) => format!("attribute \"{a}\""),
+        // Fields of the other objects.
         _ => "field of another object".into(),
     }
 }
@@ -307,6 +308,7 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     for column in columns {
         match &column.field {
             Field::AllAttributes => return None,
+            // Duplicates go with the sort below.
             Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
                 wanted.push(name.clone())
             }
@@ -350,6 +352,7 @@ impl Record for User {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map_or(Value::Null, |(_, v)| Value::Text(v.clone())),
+            // Not a user's: never planned for a users table.
             _ => Value::Null,
         }
     }

@@ -22,6 +22,10 @@ Pools (see --help):
            i % 4 == 0        phone_number +1555NNNNNNN
            i % 5 == 0 / 1    email_verified 'true' / 'false' (others: absent)
          and users 1..8 carry hand-picked awkward names (SPECIAL_NAMES below).
+         Also groups (seed_groups), 64 app clients (seed_app_clients: with and
+         without a secret, with OAuth settings; ids fixed by name, client_id()) and
+         4 identity providers (seed_identity_providers: SAML, OIDC, Apple, Google,
+         their details holding recognisable secrets).
   big    --big-users N users big00001..., each with a 2000-character custom:blob
   plain  --plain-users N users plain00001... (default 2000) with an email each
   empty  no users
@@ -181,7 +185,8 @@ def seed_main(s, n):
         enabled = i % 50 != 3
         counts["disabled"] += not enabled
         s.user(pool_id, username, attrs, status, enabled)
-    return {"id": pool_id, "users": n, "counts": counts, **seed_groups(s, pool_id, n)}
+    return {"id": pool_id, "users": n, "counts": counts, **seed_groups(s, pool_id, n),
+            **seed_app_clients(s, pool_id), **seed_identity_providers(s, pool_id)}
 
 
 # Groups of the main pool: the named ones first, then teams, 70 in all (more than one
@@ -218,6 +223,126 @@ def seed_groups(s, pool_id, users):
                 count += 1
         members[name] = count
     return {"groups": len(groups), "members": members}
+
+
+# App clients of the main pool: the named ones, then plain service clients, 64 in all (more
+# than one ListUserPoolClients page of 60). Every third service client has a secret.
+NAMED_CLIENTS = [
+    # (name, generate_secret, settings as CreateUserPoolClient takes them)
+    ("web", False, {
+        "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email", "profile"],
+        "CallbackURLs": ["https://app.example.com/callback"],
+        "LogoutURLs": ["https://app.example.com/logout"],
+        "SupportedIdentityProviders": ["COGNITO", "ExampleSAML", "ExampleOIDC"],
+    }),
+    ("backend", True, {
+        "ExplicitAuthFlows": ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["client_credentials"],
+        "AllowedOAuthScopes": ["api/read", "api/write"],
+        "AccessTokenValidity": 1,
+        "TokenValidityUnits": {"AccessToken": "hours"},
+    }),
+    ("legacy-spa", False, {
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["implicit", "code"],
+        "AllowedOAuthScopes": ["openid"],
+        "CallbackURLs": ["https://old.example.com/cb", "http://localhost:3000/cb"],
+        "SupportedIdentityProviders": ["COGNITO"],
+    }),
+    ("partner", True, {
+        "AllowedOAuthFlowsUserPoolClient": True,
+        "AllowedOAuthFlows": ["code"],
+        "AllowedOAuthScopes": ["openid", "email"],
+        "CallbackURLs": ["https://partner.example.org/oauth"],
+        "SupportedIdentityProviders": ["ExampleOIDC"],
+    }),
+    ("bare", False, {}),
+]
+SERVICE_CLIENTS = 59
+
+
+def client_id(name):
+    """A fixed id of Cognito's shape (26 lowercase letters and digits) for a client name, so
+    that expected files can name clients by id whatever else the seed creates."""
+    digits = int(hashlib.sha256(name.encode()).hexdigest(), 16)
+    alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    for _ in range(26):
+        digits, r = divmod(digits, 36)
+        out += alphabet[r]
+    return out
+
+
+def seed_app_clients(s, pool_id):
+    """App clients with and without a secret, with and without OAuth settings. moto sends no
+    CreationDate or LastModifiedDate for a client (AWS does): the seed puts fixed ones in the
+    settings moto echoes, so that created_at and updated_at are tested too."""
+    pool = s.backend.user_pools[pool_id]
+    clients = list(NAMED_CLIENTS) + [
+        (f"svc{i:02d}", i % 3 == 0, {"ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"]})
+        for i in range(1, SERVICE_CLIENTS + 1)]
+    with_secret = 0
+    for n, (name, secret, settings) in enumerate(clients, start=1):
+        created = BASE_DATE + datetime.timedelta(days=60, minutes=n)
+        client = s.backend.create_user_pool_client(pool_id, secret, {
+            "ClientName": name, **settings,
+            "CreationDate": created,
+            "LastModifiedDate": created + datetime.timedelta(hours=2)})
+        del pool.clients[client.id]
+        client.id = client_id(name)
+        # A secret of AWS's shape, but recognisable: the secrets test looks for it.
+        client.secret = "clientsecret" + hashlib.sha256(name.encode()).hexdigest()[:39]
+        pool.clients[client.id] = client
+        with_secret += secret
+    return {"app_clients": len(clients), "app_clients_with_secret": with_secret}
+
+
+# Identity providers of the main pool: one of each kind of details (SAML metadata, OIDC with a
+# client secret, Sign in with Apple with a private key, Google with a client secret).
+IDENTITY_PROVIDERS = [
+    ("ExampleSAML", "SAML", {
+        "MetadataURL": "https://idp.example.com/saml/metadata",
+        "IDPSignout": "true",
+    }, {"email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"},
+        ["example.com", "example.org"]),
+    ("ExampleOIDC", "OIDC", {
+        "client_id": "oidc-client-id",
+        "client_secret": "oidcsecret-never-shown-1f3a",
+        "attributes_request_method": "GET",
+        "oidc_issuer": "https://login.example.net",
+        "authorize_scopes": "openid email",
+    }, {"email": "email", "name": "name", "username": "sub"}, []),
+    ("SignInWithApple", "SignInWithApple", {
+        "client_id": "com.example.app",
+        "team_id": "TEAM123456",
+        "key_id": "KEY1234567",
+        "private_key": "-----BEGIN PRIVATE KEY-----applekey-never-shown-77c2"
+                       "-----END PRIVATE KEY-----",
+        "authorize_scopes": "email name",
+    }, {"email": "email"}, []),
+    ("Google", "Google", {
+        "client_id": "1234-google.apps.example.com",
+        "client_secret": "googlesecret-never-shown-90ab",
+        "authorize_scopes": "profile email openid",
+    }, {"email": "email", "given_name": "given_name"}, []),
+]
+
+
+def seed_identity_providers(s, pool_id):
+    """Identity providers whose details hold secrets (which no column may show)."""
+    for n, (name, kind, details, mapping, identifiers) in enumerate(IDENTITY_PROVIDERS, 1):
+        settings = {"ProviderType": kind, "ProviderDetails": details,
+                    "AttributeMapping": mapping}
+        if identifiers:
+            settings["IdpIdentifiers"] = identifiers
+        provider = s.backend.create_identity_provider(pool_id, name, settings)
+        provider.creation_date = BASE_DATE + datetime.timedelta(days=90, minutes=n)
+        provider.last_modified_date = provider.creation_date + datetime.timedelta(hours=3)
+    return {"identity_providers": len(IDENTITY_PROVIDERS)}
 
 
 def seed_big(s, n):
