@@ -11,7 +11,7 @@ use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
 };
-use crate::cognito::estimate::{Attempts, PoolKey};
+use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{
@@ -28,10 +28,6 @@ pub const GROUP_MEMBERS: Object = Object::new(&GroupMembers);
 const MAX_PAGE_SIZE: i32 = 60;
 /// Cost of one request, in the planner's units: as for ListUsers.
 const REQUEST_COST: f64 = 100.0;
-/// Memberships assumed: no API counts them. Groups are assumed 100 (see `groups`) with ten
-/// members each: a whole listing is costed at a ListGroups page or two plus a request per
-/// group, which a join weighs against one or two requests per outer row.
-const ASSUMED_MEMBERSHIPS: f64 = 1000.0;
 /// Cognito's group names and usernames are 1 to 128 characters.
 const MAX_NAME: usize = 128;
 
@@ -114,21 +110,25 @@ impl CognitoObject for GroupMembers {
         None
     }
 
-    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
-        None
+    /// No API counts memberships; the pool's users stand in for them (DescribeUserPool's
+    /// estimate, as for `users`): in most pools a user is in a group or two. What a wrong
+    /// guess costs is as lopsided as for users: listing every group's members where a few
+    /// lookups would do is the expensive mistake.
+    fn known_rows(&self, pool: &PoolKey) -> Option<u64> {
+        estimate::known(pool)
     }
 
     fn refresh_rows<'a>(
         &self,
-        _pool: &'a PoolKey,
-        _client: &'a CognitoClient,
-        _attempts: Attempts,
+        pool: &'a PoolKey,
+        client: &'a CognitoClient,
+        attempts: Attempts,
     ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
-        Box::pin(async { None })
+        Box::pin(estimate::refresh(pool, client, attempts))
     }
 
     fn assumed_rows(&self) -> f64 {
-        ASSUMED_MEMBERSHIPS
+        super::users::UNKNOWN_POOL_USERS
     }
 
     fn open(&self, client: &CognitoClient, pace: &Pace, request: &ListRequest) -> Box<dyn Records> {
