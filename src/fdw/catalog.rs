@@ -6,6 +6,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 
+use crate::cognito::estimate::PoolKey;
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
 use crate::options::{lookup, word, SecretSource, TableSettings};
@@ -155,6 +156,9 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
     let (name, server_options) = server(server_oid);
     let mapping = as_user.map(|user| user_mapping_options(user, server_oid));
     let settings = TableSettings::resolve(&name, &server_options, &options, mapping.as_deref())?;
+    if settings.user_pool_id.is_none() && table_object(&options)?.pool_scoped() {
+        return Err(no_pool(relid, &name));
+    }
     let secret = match settings.server.as_ref().map(|s| &s.credentials.secret) {
         None => None,
         Some(SecretSource::Inline(secret)) => Some(secret.clone()),
@@ -167,6 +171,38 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
         settings,
         secret,
     })
+}
+
+/// A table of a pool-scoped object whose pool is named nowhere: refused before any request.
+fn no_pool(relid: pg_sys::Oid, server_name: &str) -> FdwError {
+    // SAFETY: relid is a live foreign table (its catalog row was just read); get_rel_name
+    // returns a palloc'd copy of its name.
+    let table = unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        if name.is_null() {
+            format!("{}", relid.to_u32())
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    };
+    FdwError::new(
+        ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+        format!(
+            "foreign table \"{table}\" reads a user pool, but neither it nor server \
+             \"{server_name}\" has option \"user_pool_id\""
+        ),
+    )
+    .with_hint(format!(
+        "Name the pool on the table (ALTER FOREIGN TABLE {table} OPTIONS (ADD user_pool_id \
+         '...')) or on the server."
+    ))
+}
+
+impl Table {
+    /// The pool the table reads, as the row-estimate cache knows it.
+    pub fn pool_key(&self) -> PoolKey {
+        PoolKey::of(&self.server_options, self.settings.user_pool_id.as_deref())
+    }
 }
 
 /// Read a secret through Supabase Vault's interface, by id or by name.

@@ -35,6 +35,12 @@ pub trait CognitoObject: Sync {
     /// One record, as messages name it: "user".
     fn record_noun(&self) -> &'static str;
 
+    /// Whether a table of the object reads one user pool, named by `user_pool_id` on the
+    /// table or its server (every object but `user_pools`, which lists a region's pools).
+    fn pool_scoped(&self) -> bool {
+        true
+    }
+
     /// The field a column reads and the type it is filled as, or why it cannot be read.
     fn plan_column(&self, column: &ColumnDef) -> FdwResult<ColumnPlan>;
     /// The documented table, as IMPORT FOREIGN SCHEMA creates it: names and types in order.

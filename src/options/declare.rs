@@ -84,12 +84,13 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "user_pool_id",
-        places: &[Place::Server],
+        places: SCAN_PLACES,
         kind: Kind::UserPoolId,
-        required: true,
+        required: false,
         default: None,
-        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`: its region, `_`, letters and \
-              digits.",
+        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`: its region (the server's), `_`, \
+              letters and digits. On the server, on the table (which wins), or both; every \
+              object but `user_pools` needs one.",
     },
     OptionSpec {
         name: "endpoint_url",

@@ -102,7 +102,7 @@ pub(crate) mod tests {
         assert_eq!(
             err.hint.as_deref(),
             Some(
-                "Valid options for a foreign table are: pushdown, parallel_scan, \
+                "Valid options for a foreign table are: user_pool_id, pushdown, parallel_scan, \
                  max_concurrent_requests, requests_per_second, object"
             )
         );
@@ -118,9 +118,11 @@ pub(crate) mod tests {
 
     #[test]
     fn required_options() {
-        let err = validate(Place::Server, &opts(&[("region", "us-east-1")])).unwrap_err();
+        // A server needs no pool: its tables may each name one, and user_pools reads none.
+        assert!(validate(Place::Server, &opts(&[("region", "us-east-1")])).is_ok());
+        let err = validate(Place::Server, &opts(&[("user_pool_id", "us-east-1_a")])).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_OPTION_NAME_NOT_FOUND);
-        assert!(err.message.contains("user_pool_id"));
+        assert!(err.message.contains("\"region\""));
         let err = validate(Place::Table, &[]).unwrap_err();
         assert!(err.message.contains("\"object\""));
         assert!(validate(Place::Table, &opts(&[("object", "users")])).is_ok());
@@ -311,6 +313,51 @@ pub(crate) mod tests {
         )
         .unwrap_err();
         assert!(err.message.contains("max_attempts"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_pool_on_the_table_wins_and_keeps_to_the_servers_region() {
+        let table = |pool: &str| opts(&[("object", "users"), ("user_pool_id", pool)]);
+        assert!(validate(Place::Table, &table("eu-west-1_Other")).is_ok());
+        let err = validate(Place::Table, &table("Other")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"user_pool_id\" is not a user pool id: \"Other\""
+        );
+        let srv = server(&[]);
+        let own = TableSettings::resolve("srv", &srv, &table("us-east-1_Own"), None).unwrap();
+        assert_eq!(own.user_pool_id.as_deref(), Some("us-east-1_Own"));
+        let inherited =
+            TableSettings::resolve("srv", &srv, &opts(&[("object", "users")]), None).unwrap();
+        assert_eq!(inherited.user_pool_id.as_deref(), Some("us-east-1_abc"));
+        let neither = TableSettings::resolve(
+            "srv",
+            &opts(&[("region", "us-east-1")]),
+            &opts(&[("object", "user_pools")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(neither.user_pool_id, None);
+        let err = TableSettings::resolve("srv", &srv, &table("eu-west-1_Other"), None).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+        assert_eq!(
+            err.message,
+            "user pool \"eu-west-1_Other\" is in region \"eu-west-1\", but option \"region\" \
+             is \"us-east-1\""
+        );
+        assert!(err.detail.unwrap().contains("server \"srv\""));
+        // The server's settings hold the server's pool only.
+        let s = ServerSettings::resolve(
+            "srv",
+            &opts(&[
+                ("region", "us-east-1"),
+                ("aws_access_key_id", "AK"),
+                ("aws_secret_access_key", "s"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.user_pool_id, None);
     }
 
     #[test]
