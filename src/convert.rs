@@ -34,6 +34,8 @@ pub enum ColumnType {
     TimestampTz,
     Jsonb,
     Json,
+    /// `text[]` (an app client's flows, a pool's username attributes).
+    TextArray,
 }
 
 impl ColumnType {
@@ -47,6 +49,7 @@ impl ColumnType {
             pg_sys::TIMESTAMPTZOID => ColumnType::TimestampTz,
             pg_sys::JSONBOID => ColumnType::Jsonb,
             pg_sys::JSONOID => ColumnType::Json,
+            pg_sys::TEXTARRAYOID => ColumnType::TextArray,
             _ => return None,
         })
     }
@@ -61,6 +64,7 @@ impl ColumnType {
             ColumnType::TimestampTz => "timestamptz",
             ColumnType::Jsonb => "jsonb",
             ColumnType::Json => "json",
+            ColumnType::TextArray => "text[]",
         }
     }
 }
@@ -152,6 +156,8 @@ pub enum Value {
     Time(Instant),
     /// A JSON document (for `attributes`).
     Json(serde_json::Value),
+    /// A list of words (a pool's username attributes).
+    TextArray(Vec<String>),
 }
 
 /// Text that should become a boolean: Cognito keeps `email_verified` and friends as strings.
@@ -174,6 +180,7 @@ pub enum Ready {
     Micros(i64),
     Jsonb(serde_json::Value),
     Json(serde_json::Value),
+    TextArray(Vec<String>),
 }
 
 /// Why a value does not fit its column, with the SQLSTATE PostgreSQL's own input functions
@@ -266,6 +273,19 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
         // json and text keep a NUL as the escape `\u0000`; only jsonb cannot hold one.
         (Value::Json(j), ColumnType::Json) => Ready::Json(j),
         (Value::Json(j), ColumnType::Text) => Ready::Text(j.to_string()),
+        (Value::TextArray(items), ColumnType::TextArray) => {
+            items.iter().try_for_each(|s| storable(s))?;
+            Ready::TextArray(items)
+        }
+        // As a JSON array, for a column declared jsonb or json.
+        (Value::TextArray(items), ColumnType::Jsonb | ColumnType::Json) => {
+            items.iter().try_for_each(|s| storable(s))?;
+            let array = serde_json::Value::from(items);
+            match ty {
+                ColumnType::Jsonb => Ready::Jsonb(array),
+                _ => Ready::Json(array),
+            }
+        }
         (other, ty) => {
             return unfit(
                 ERRCODE_FDW_INVALID_DATA_TYPE,
@@ -286,6 +306,7 @@ pub fn to_datum(value: Value, ty: ColumnType) -> Result<Option<pg_sys::Datum>, U
         Ready::Micros(micros) => Some(pg_sys::Datum::from(micros)),
         Ready::Jsonb(j) => JsonB(j).into_datum(),
         Ready::Json(j) => Json(j).into_datum(),
+        Ready::TextArray(items) => items.into_datum(),
     }))
 }
 

@@ -12,6 +12,7 @@ pub mod listing;
 pub mod quota;
 pub mod rate;
 pub mod runtime;
+pub mod user_pools;
 pub mod users;
 
 pub use client::CognitoClient;

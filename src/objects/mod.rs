@@ -10,6 +10,7 @@
 //! Adding an object is a module implementing `CognitoObject` plus one line in `REGISTERED`.
 
 pub mod groups;
+pub mod user_pools;
 pub mod users;
 
 use std::future::Future;
@@ -26,7 +27,7 @@ use crate::convert::{ColumnType, Value};
 use crate::error::FdwResult;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
-const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS];
+const REGISTERED: &[Object] = &[users::USERS, groups::GROUPS, user_pools::USER_POOLS];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
 pub trait CognitoObject: Sync {
@@ -291,6 +292,20 @@ pub enum Field {
     Description,
     Precedence,
     RoleArn,
+    // user_pools
+    PoolId,
+    PoolName,
+    PoolStatus,
+    PoolArn,
+    EstimatedUsers,
+    MfaConfiguration,
+    DeletionProtection,
+    PoolTier,
+    PoolDomain,
+    PoolCustomDomain,
+    UsernameAttributes,
+    CustomAttributes,
+    PoolDetails,
 }
 
 /// One fetched record of any object.

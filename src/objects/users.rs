@@ -287,9 +287,8 @@ fn describe(field: &Field) -> String {
         Field::UpdatedAt => "last modification time".into(),
         Field::AllAttributes => "attributes object".into(),
         Field::Attribute(a) => format!("attribute \"{a}\""),
-        Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
-            "field of another object".into()
-        }
+        // Fields of other objects: never planned for a users table.
+        _ => "field of another object".into(),
     }
 }
 
@@ -321,7 +320,7 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
             | Field::CreatedAt
             | Field::UpdatedAt => {}
             // Not a user's: never planned for a users table.
-            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {}
+            _ => {}
         }
     }
     wanted.sort();
@@ -353,9 +352,7 @@ impl Record for User {
                 .iter()
                 .find(|(k, _)| k == name)
                 .map_or(Value::Null, |(_, v)| Value::Text(v.clone())),
-            Field::GroupName | Field::Description | Field::Precedence | Field::RoleArn => {
-                Value::Null
-            }
+            _ => Value::Null,
         }
     }
 }

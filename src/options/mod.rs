@@ -17,7 +17,7 @@ mod validate;
 pub use credentials::{Credentials, SecretSource};
 pub use declare::{markdown_table, Kind, OptionSpec, OPTIONS};
 pub use settings::{use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings};
-pub use validate::{validate, warning};
+pub use validate::{pool_region, validate, warning};
 
 /// Where an option may be written: the catalog the validator is called for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +188,7 @@ pub(crate) mod tests {
         let err = validate(Place::Table, &opts(&[("object", "widgets")])).unwrap_err();
         assert_eq!(
             err.hint.as_deref(),
-            Some("Known objects are: users, groups")
+            Some("Known objects are: users, groups, user_pools")
         );
     }
 

@@ -218,7 +218,7 @@ fn check_pool(options: &[(String, String)]) -> FdwResult<()> {
 }
 
 /// The region a pool id starts with, or why it is not a pool id.
-pub(super) fn pool_region(pool: &str) -> FdwResult<&str> {
+pub fn pool_region(pool: &str) -> FdwResult<&str> {
     let bad = || {
         FdwError::new(
             ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
@@ -251,9 +251,4 @@ pub(super) fn pool_in_region(pool: &str, region: &str) -> FdwResult<()> {
         .with_hint("A pool is reached through its own region: make the two agree."));
     }
     Ok(())
-}
-
-/// Whether `value` has a user pool id's shape (`<region>_<letters and digits>`).
-pub fn is_pool_id(value: &str) -> bool {
-    pool_region(value).is_ok()
 }
