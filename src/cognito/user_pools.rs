@@ -201,6 +201,12 @@ impl KeepBody {
     }
 }
 
+/// Whether `id` is a pool id of `region`: only those can be pools that ListUserPools lists
+/// there (an id of another region, or no id at all, is answered without a request).
+pub fn names_pool_in(id: &str, region: &str) -> bool {
+    crate::options::pool_region(id).is_ok_and(|prefix| prefix == region)
+}
+
 /// DescribeUserPool of `id`: the pool, or None when there is no such pool (a listing would
 /// not return it either). An id that is not a pool id of the client's region names no pool
 /// of the listing, and is answered so without a request.
@@ -209,8 +215,7 @@ pub async fn describe(
     id: &str,
     limiter: &Limiter,
 ) -> FdwResult<Option<UserPool>> {
-    let in_region = crate::options::pool_region(id).is_ok_and(|region| region == client.region);
-    if !in_region {
+    if !names_pool_in(id, &client.region) {
         return Ok(None);
     }
     let client = client.for_pool(Some(id));
@@ -483,8 +488,11 @@ mod tests {
         );
         assert_eq!(d.deletion_protection.as_deref(), Some("ACTIVE"));
         assert_eq!(d.username_attributes, ["email", "phone_number"]);
-        let custom: Vec<serde_json::Value> =
-            d.custom_attributes.iter().map(CustomAttribute::to_json).collect();
+        let custom: Vec<serde_json::Value> = d
+            .custom_attributes
+            .iter()
+            .map(CustomAttribute::to_json)
+            .collect();
         assert_eq!(
             serde_json::Value::from(custom),
             json!([
@@ -508,7 +516,10 @@ mod tests {
             400,
             r#"{"__type": "ResourceNotFoundException", "message": "User pool us-east-1_Gone does not exist."}"#,
         );
-        assert_eq!(run(describe(&client, "us-east-1_Gone", &limiter())).unwrap(), None);
+        assert_eq!(
+            run(describe(&client, "us-east-1_Gone", &limiter())).unwrap(),
+            None
+        );
         assert_eq!(*sent.lock().unwrap(), 1);
         for never in ["eu-west-1_Abc", "nothing", "us-east-1_", "us-east-1_a-b"] {
             assert_eq!(run(describe(&client, never, &limiter())).unwrap(), None);

@@ -9,7 +9,7 @@ use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 use crate::cognito::estimate::PoolKey;
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
-use crate::options::{lookup, word, SecretSource, TableSettings};
+use crate::options::{lookup, word, SecretSource, ServerSettings, TableSettings};
 
 /// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
 ///
@@ -133,6 +133,23 @@ fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(St
     } else {
         Vec::new()
     }
+}
+
+/// The settings and secret access key of server `server_oid` as `user` reaches it (the
+/// server's options with its user mapping's), for a request outside any scan (IMPORT FOREIGN
+/// SCHEMA reading the pool's schema).
+pub fn server_connection(
+    server_oid: pg_sys::Oid,
+    user: pg_sys::Oid,
+) -> FdwResult<(ServerSettings, String)> {
+    let (name, server_options) = server(server_oid);
+    let mapping = user_mapping_options(user, server_oid);
+    let settings = ServerSettings::resolve(&name, &server_options, &mapping)?;
+    let secret = match &settings.credentials.secret {
+        SecretSource::Inline(secret) => secret.clone(),
+        SecretSource::Vault(id) => vault_secret(&name, id)?,
+    };
+    Ok((settings, secret))
 }
 
 /// A foreign table as a scan sees it, read from the catalogs once.

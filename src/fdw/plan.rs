@@ -97,9 +97,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     let pool = table
         .settings
         .use_remote_estimate
-        .then(|| {
-            plan.object.known_rows(&table.pool_key())
-        })
+        .then(|| plan.object.known_rows(&table.pool_key()))
         .flatten()
         .map(|rows| rows as f64)
         .or(analyzed)

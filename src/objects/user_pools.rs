@@ -14,7 +14,7 @@ use super::{
 use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
-use crate::cognito::user_pools::{DescribePager, PoolPager, UserPool};
+use crate::cognito::user_pools::{names_pool_in, DescribePager, PoolPager, UserPool};
 use crate::cognito::{CognitoClient, Listing};
 use crate::convert::{ColumnType, Value};
 use crate::error::{FdwError, FdwResult};
@@ -133,11 +133,13 @@ impl CognitoObject for UserPools {
         // ListUserPools and DescribeUserPool share UserPoolRead, with no cap per pool.
         let limiter = pace.category(Category::UserPoolRead);
         if request.filtered_on.is_some() {
-            // A filter of a pools request is an id to describe.
+            // A filter of a pools request is an id to describe; one that is no pool id of the
+            // region names no pool listed there, and is not asked for.
             let pagers = request
                 .filters
                 .iter()
                 .flatten()
+                .filter(|id| names_pool_in(id, &client.region))
                 .map(|id| DescribePager::new(client.clone(), id.clone()))
                 .collect();
             return Box::new(Listing::new(limiter, pagers, request.max_in_flight));
@@ -160,7 +162,11 @@ fn needs_description(fields: &[Field]) -> bool {
     fields.iter().any(|f| {
         !matches!(
             f,
-            Field::PoolId | Field::PoolName | Field::PoolStatus | Field::CreatedAt | Field::UpdatedAt
+            Field::PoolId
+                | Field::PoolName
+                | Field::PoolStatus
+                | Field::CreatedAt
+                | Field::UpdatedAt
         )
     })
 }
@@ -363,7 +369,10 @@ mod tests {
     #[test]
     fn an_id_is_one_describe_per_value() {
         let c = |v: &str| Operand::Const(Some(v.into()));
-        let candidates = rank(USER_POOLS, &[Condition::Equals(Field::PoolId, c("us-east-1_A"))]);
+        let candidates = rank(
+            USER_POOLS,
+            &[Condition::Equals(Field::PoolId, c("us-east-1_A"))],
+        );
         assert!(candidates[0].is_lookup());
         assert_eq!(candidates[0].lookup_operation(), Some("DescribeUserPool"));
         assert_eq!(

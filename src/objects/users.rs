@@ -40,6 +40,11 @@ const PARTITION_ATTRIBUTE: &str = "sub";
 pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
 
 impl CognitoObject for Users {
+    /// IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds a column per custom attribute.
+    fn takes_custom_attribute_columns(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "users"
     }
@@ -216,13 +221,23 @@ const TIME: &[ColumnType] = &[
     ColumnType::Text,
 ];
 const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json, ColumnType::Text];
+/// A mapped attribute: Cognito keeps every value as a string, which a column may read as the
+/// attribute's type (a custom attribute's String, Number, DateTime or Boolean).
+const ATTRIBUTE: &[ColumnType] = &[
+    ColumnType::Text,
+    ColumnType::Bool,
+    ColumnType::Int8,
+    ColumnType::Int4,
+    ColumnType::TimestampTz,
+    ColumnType::Timestamp,
+];
 
 fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     if let Some(attribute) = &column.attribute {
         let types = if attribute.ends_with("_verified") {
             FLAG
         } else {
-            &[ColumnType::Text, ColumnType::Bool]
+            ATTRIBUTE
         };
         return Some((Field::Attribute(attribute.clone()), types));
     }
@@ -308,18 +323,17 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     for column in columns {
         match &column.field {
             Field::AllAttributes => return None,
-            Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
+            Field::Attribute(name) => {
+                // Only these are known to be held by every user returned.
+                if name != ALWAYS_SET && Some(name.as_str()) != filtered_on {
+                    return None;
+                }
                 if !wanted.contains(name) {
                     wanted.push(name.clone());
                 }
             }
-            Field::Attribute(_) => return None,
-            Field::Username
-            | Field::UserStatus
-            | Field::Enabled
-            | Field::CreatedAt
-            | Field::UpdatedAt => {}
-            // Not a user's: never planned for a users table.
+            // Username, status, enabled and the dates come with every user; other objects'
+            // fields are never planned for a users table.
             _ => {}
         }
     }

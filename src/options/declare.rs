@@ -202,6 +202,15 @@ pub const OPTIONS: &[OptionSpec] = &[
         doc: "The Cognito object the table reads: `users`.",
     },
     OptionSpec {
+        name: "custom_attribute_columns",
+        places: &[Place::Import],
+        kind: Kind::Bool,
+        required: false,
+        default: Some("false"),
+        doc: "Add to the imported `users` table a column per custom attribute of the server's \
+              pool, typed by the attribute's type (one DescribeUserPool request).",
+    },
+    OptionSpec {
         name: "attribute",
         places: &[Place::Column],
         kind: Kind::Attribute,

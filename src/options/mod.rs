@@ -419,14 +419,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn import_takes_no_options() {
+    fn import_takes_custom_attribute_columns_only() {
         assert!(validate(Place::Import, &[]).is_ok());
+        let custom = |v: &str| validate(Place::Import, &opts(&[("custom_attribute_columns", v)]));
+        assert!(custom("true").is_ok() && custom("Off").is_ok());
+        assert!(custom("maybe")
+            .unwrap_err()
+            .message
+            .contains("true or false"));
         let err = validate(Place::Import, &opts(&[("foo", "bar")])).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
         assert_eq!(err.message, "invalid option \"foo\"");
         assert_eq!(
             err.hint.as_deref(),
-            Some("There are no valid options for IMPORT FOREIGN SCHEMA.")
+            Some("Valid options for IMPORT FOREIGN SCHEMA are: custom_attribute_columns")
         );
     }
 

@@ -200,10 +200,12 @@ impl TableSettings {
         let user_pool_id = lookup(table, "user_pool_id").or_else(|| lookup(server, "user_pool_id"));
         // The validator checks a table's pool id alone (it is not told the server): its
         // region is held to the server's here, before any request.
-        if let (Some(pool), Some(region)) = (lookup(table, "user_pool_id"), lookup(server, "region")) {
+        if let (Some(pool), Some(region)) =
+            (lookup(table, "user_pool_id"), lookup(server, "region"))
+        {
             pool_in_region(pool, region).map_err(|e| {
                 e.with_detail(format!(
-                    "The foreign table's user_pool_id, read through server \"{server_name}\"."
+                    "In the options of a foreign table of server \"{server_name}\"."
                 ))
             })?;
         }

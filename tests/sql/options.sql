@@ -10,8 +10,8 @@ create foreign data wrapper other_wrapper handler cognito_fdw_handler validator 
 \echo :LAST_ERROR_SQLSTATE
 create server s foreign data wrapper cognito_wrapper options (region 'us-east-1', user_pool_id 'us-east-1_Pool1', regoin 'x');
 \echo :LAST_ERROR_SQLSTATE
--- required options
-create server s foreign data wrapper cognito_wrapper options (region 'us-east-1');
+-- required options (not user_pool_id: a table may name its own pool)
+create server s foreign data wrapper cognito_wrapper options (user_pool_id 'us-east-1_Pool1');
 \echo :LAST_ERROR_SQLSTATE
 -- credentials: a key id needs exactly one secret form
 create server s foreign data wrapper cognito_wrapper
