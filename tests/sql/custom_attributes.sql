@@ -43,10 +43,12 @@ create schema offline;
 import foreign schema cognito except (users) from server unreachable into offline
   options (custom_attribute_columns 'true');
 select count(*) from information_schema.foreign_tables where foreign_table_schema = 'offline';
--- one that does asks, and says why it could not
+-- one that does asks, and says why it could not (terse: the detail holds timings)
+\set VERBOSITY terse
 import foreign schema cognito limit to (users) from server unreachable into offline
   options (custom_attribute_columns 'true');
 \echo :LAST_ERROR_SQLSTATE
+\set VERBOSITY default
 -- the pool must be named on the server: the import has no table to name it
 create server no_pool foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
