@@ -11,7 +11,6 @@ use pgrx::pg_sys;
 use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 use pgrx::PgList;
-
 use pgrx::PgSqlErrorCode::*;
 
 use super::catalog;
