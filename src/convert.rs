@@ -169,6 +169,124 @@ pub fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
+/// Days from 1970-01-01 to (year, month, day) of the proleptic Gregorian calendar: Howard
+/// Hinnant's `days_from_civil`, the inverse of `civil_from_days`.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// An instant from the text of a DateTime attribute, which Cognito keeps as the client wrote
+/// it: ISO 8601 (`2024-05-01`, `2024-05-01T10:30:00Z`, `2024-05-01 10:30:00.5+02:00`; without
+/// a zone, UTC) or whole seconds since 1970 (the form of the standard `updated_at`). None for
+/// anything else, or an impossible date.
+pub fn parse_instant(text: &str) -> Option<Instant> {
+    let text = text.trim();
+    if !text.is_empty()
+        && text
+            .trim_start_matches('-')
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+    {
+        return Some(Instant {
+            secs: text.parse().ok()?,
+            nanos: 0,
+        });
+    }
+    let digits = |s: &str, n: usize| -> Option<i64> {
+        (s.len() == n && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, rest) = match text.find(['T', 't', ' ']) {
+        Some(at) => (&text[..at], Some(&text[at + 1..])),
+        None => (text, None),
+    };
+    let mut parts = date.split('-');
+    let (year, month, day) = (
+        digits(parts.next()?, 4)?,
+        digits(parts.next()?, 2)?,
+        digits(parts.next()?, 2)?,
+    );
+    let month_days = [
+        31,
+        28 + i64::from(year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if parts.next().is_some()
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > month_days[(month - 1) as usize]
+    {
+        return None;
+    }
+    let mut secs = days_from_civil(year, month, day) * 86_400;
+    let mut nanos = 0u32;
+    if let Some(rest) = rest {
+        // The time, then a zone: Z, or +HH, +HHMM, +HH:MM (or -).
+        let (time, zone) = match rest.find(['Z', 'z', '+', '-']) {
+            Some(at) => (&rest[..at], &rest[at..]),
+            None => (rest, ""),
+        };
+        let (clock, fraction) = match time.split_once('.') {
+            Some((clock, fraction)) => (clock, Some(fraction)),
+            None => (time, None),
+        };
+        let mut fields = clock.split(':');
+        let hour = digits(fields.next()?, 2)?;
+        let minute = digits(fields.next()?, 2)?;
+        let second = match fields.next() {
+            Some(s) => digits(s, 2)?,
+            None => 0,
+        };
+        if fields.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        if let Some(fraction) = fraction {
+            if fraction.is_empty()
+                || fraction.len() > 9
+                || !fraction.bytes().all(|b| b.is_ascii_digit())
+            {
+                return None;
+            }
+            nanos = format!("{fraction:0<9}").parse().ok()?;
+        }
+        secs += hour * 3600 + minute * 60 + second;
+        let offset = match zone {
+            "" | "Z" | "z" => 0,
+            _ => {
+                let sign = if zone.starts_with('-') { -1 } else { 1 };
+                let zone = zone[1..].replace(':', "");
+                let (h, m) = match zone.len() {
+                    2 => (digits(&zone, 2)?, 0),
+                    4 => (digits(&zone[..2], 2)?, digits(&zone[2..], 2)?),
+                    _ => return None,
+                };
+                if h > 15 || m > 59 {
+                    return None;
+                }
+                sign * (h * 3600 + m * 60)
+            }
+        };
+        secs -= offset;
+    }
+    Some(Instant { secs, nanos })
+}
+
 /// A value checked against its column's type: turning it into a Datum cannot fail.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ready {
@@ -239,6 +357,31 @@ pub fn prepare(value: Value, ty: ColumnType) -> Result<Option<Ready>, Unfit> {
                 )
             }
         },
+        // A Number attribute: Cognito keeps every attribute as a string.
+        (Value::Text(s), ColumnType::Int8 | ColumnType::Int4) => {
+            let n: i64 = s.trim().parse().or_else(|_| {
+                unfit(
+                    ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!("\"{}\" is not a whole number", s.escape_debug()),
+                )
+            })?;
+            return prepare(Value::Int(n), ty);
+        }
+        // A DateTime attribute, kept as a string too.
+        (Value::Text(s), ColumnType::Timestamp | ColumnType::TimestampTz) => {
+            match parse_instant(&s) {
+                Some(t) => return prepare(Value::Time(t), ty),
+                None => {
+                    return unfit(
+                        ERRCODE_INVALID_DATETIME_FORMAT,
+                        format!(
+                            "\"{}\" is not a date and time (ISO 8601, or seconds since 1970)",
+                            s.escape_debug()
+                        ),
+                    )
+                }
+            }
+        }
         (Value::Bool(b), ColumnType::Bool) => Ready::Bool(b),
         (Value::Bool(b), ColumnType::Text) => Ready::Text(b.to_string()),
         (Value::Int(n), ColumnType::Int8) => Ready::Int8(n),
@@ -416,6 +559,67 @@ fn caught<T>(f: impl FnOnce() -> T) -> Result<T, Unfit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attribute_text_becomes_numbers_and_times() {
+        let text = |s: &str| Value::Text(s.into());
+        assert_eq!(
+            prepare(text(" 12 "), ColumnType::Int8),
+            Ok(Some(Ready::Int8(12)))
+        );
+        assert_eq!(
+            prepare(text("-3"), ColumnType::Int4),
+            Ok(Some(Ready::Int4(-3)))
+        );
+        let err = prepare(text("12.5"), ColumnType::Int8).unwrap_err();
+        assert_eq!(err.code, ERRCODE_INVALID_TEXT_REPRESENTATION);
+        assert_eq!(err.why, "\"12.5\" is not a whole number");
+        assert_eq!(
+            prepare(text("99999999999"), ColumnType::Int4)
+                .unwrap_err()
+                .code,
+            ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        let at = |s: &str| parse_instant(s).map(|t| (t.secs, t.nanos));
+        // 2024-05-01 10:30:00 UTC
+        assert_eq!(at("2024-05-01T10:30:00Z"), Some((1_714_559_400, 0)));
+        assert_eq!(at("2024-05-01 10:30:00"), Some((1_714_559_400, 0)));
+        assert_eq!(at("2024-05-01T12:30:00+02:00"), Some((1_714_559_400, 0)));
+        assert_eq!(at("2024-05-01T07:00:00-0330"), Some((1_714_559_400, 0)));
+        assert_eq!(at("2024-05-01T10:30Z"), Some((1_714_559_400, 0)));
+        assert_eq!(
+            at("2024-05-01T10:30:00.25Z"),
+            Some((1_714_559_400, 250_000_000))
+        );
+        assert_eq!(at("2024-02-29"), Some((1_709_164_800, 0)));
+        assert_eq!(at("1714559400"), Some((1_714_559_400, 0)));
+        assert_eq!(at("1969-12-31T23:59:59Z"), Some((-1, 0)));
+        for bad in [
+            "",
+            "2023-02-29",
+            "2024-13-01",
+            "2024-5-1",
+            "tomorrow",
+            "2024-05-01T25:00Z",
+            "2024-05-01T10:30:00+2",
+            "2024-05-01T10:30:00.Z",
+            "12.5",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+        assert_eq!(
+            prepare(text("2024-05-01T10:30:00Z"), ColumnType::TimestampTz),
+            prepare(
+                Value::Time(Instant {
+                    secs: 1_714_559_400,
+                    nanos: 0
+                }),
+                ColumnType::TimestampTz
+            )
+        );
+        let err = prepare(text("soon"), ColumnType::Timestamp).unwrap_err();
+        assert_eq!(err.code, ERRCODE_INVALID_DATETIME_FORMAT);
+    }
 
     #[test]
     fn instants_count_from_the_postgres_epoch() {

@@ -32,10 +32,22 @@ use crate::options::{Limits, ServerSettings};
 pub struct CognitoClient {
     pub sdk: Client,
     pub endpoint: String,
+    /// The pool its requests name; empty for a client that reads no pool (`user_pools`).
     pub user_pool_id: String,
     pub region: String,
     /// The timeouts and retry bounds this client was built with.
     pub limits: Limits,
+}
+
+impl CognitoClient {
+    /// The same client (connections, credentials, limits) for requests on `pool`: one server
+    /// reads the pools its tables name, each table its own, through one cached client.
+    pub fn for_pool(&self, pool: Option<&str>) -> CognitoClient {
+        CognitoClient {
+            user_pool_id: pool.unwrap_or_default().to_owned(),
+            ..self.clone()
+        }
+    }
 }
 
 thread_local! {
@@ -113,7 +125,7 @@ pub(crate) fn build_on(
     CognitoClient {
         sdk: Client::from_conf(config.build()),
         endpoint,
-        user_pool_id: settings.user_pool_id.clone(),
+        user_pool_id: settings.user_pool_id.clone().unwrap_or_default(),
         region: settings.region.clone(),
         limits: settings.limits,
     }
@@ -393,7 +405,7 @@ fn describe_error<E>(
 where
     E: ProvideErrorMetadata + RequestId + std::error::Error + Send + Sync + 'static,
 {
-    let (endpoint, user_pool_id, limits) = (&client.endpoint, &client.user_pool_id, client.limits);
+    let (endpoint, limits) = (&client.endpoint, client.limits);
     let attempts = match tried.made {
         1 => "1 attempt".to_owned(),
         n => format!("{n} attempts"),
@@ -405,7 +417,8 @@ where
             let status = context.raw().status().as_u16();
             let request_id = e.request_id().unwrap_or("none");
             let detail = format!(
-                    "Cognito {operation} on user pool {user_pool_id} answered HTTP {status}; AWS request id: {request_id}"
+                    "Cognito {operation} {} answered HTTP {status}; AWS request id: {request_id}",
+                    on_pool(client)
                 );
             match e.code() {
                     Some(code) => {
@@ -472,7 +485,7 @@ where
                 context.raw().status().as_u16()
             ),
         )
-        .with_detail(format!("user pool {user_pool_id}")),
+        .with_detail(on_pool(client)),
         SdkError::ResponseError(_) => FdwError::new(
             ERRCODE_FDW_ERROR,
             format!(
@@ -512,6 +525,15 @@ where
         None => summary,
     };
     error.with_detail(detail)
+}
+
+/// Where a request went, as a message names it: its pool, or for one that names none
+/// (ListUserPools), its region.
+fn on_pool(client: &CognitoClient) -> String {
+    match client.user_pool_id.as_str() {
+        "" => format!("in region {}", client.region),
+        pool => format!("on user pool {pool}"),
+    }
 }
 
 /// The innermost cause of an error chain ("Connection refused (os error 111)"), which is what a

@@ -24,8 +24,9 @@ pub struct PoolKey {
 }
 
 impl PoolKey {
-    /// The key of the pool a server's options point to.
-    pub fn of(server_options: &[(String, String)]) -> PoolKey {
+    /// The key of pool `user_pool_id` (a table's, else its server's) through a server with
+    /// these options.
+    pub fn of(server_options: &[(String, String)], user_pool_id: Option<&str>) -> PoolKey {
         let get = |name: &str| {
             server_options
                 .iter()
@@ -38,7 +39,7 @@ impl PoolKey {
             endpoint: get("endpoint_url")
                 .unwrap_or_else(|| format!("https://cognito-idp.{region}.amazonaws.com")),
             region,
-            user_pool_id: get("user_pool_id").unwrap_or_default(),
+            user_pool_id: user_pool_id.unwrap_or_default().to_owned(),
         }
     }
 }
@@ -105,6 +106,11 @@ mod tests {
 
     use crate::options::tests::opts as options;
 
+    /// The key of the pool the options name.
+    fn key(o: &[(String, String)]) -> PoolKey {
+        PoolKey::of(o, crate::options::lookup(o, "user_pool_id"))
+    }
+
     #[test]
     fn an_estimate_belongs_to_its_pool_not_its_server() {
         let a = options(&[("region", "eu-west-1"), ("user_pool_id", "eu-west-1_A")]);
@@ -119,18 +125,21 @@ mod tests {
             ("aws_access_key_id", "AKIAOTHER"),
             ("region", "eu-west-1"),
         ]);
-        remember(&PoolKey::of(&a), Some(8000));
-        assert_eq!(known(&PoolKey::of(&a)), Some(8000));
-        assert!(is_fresh(&PoolKey::of(&a)));
+        remember(&key(&a), Some(8000));
+        assert_eq!(known(&key(&a)), Some(8000));
+        assert!(is_fresh(&key(&a)));
         // Another pool id, or the same id at another endpoint, is another pool.
-        assert_eq!(known(&PoolKey::of(&b)), None);
-        assert!(!is_fresh(&PoolKey::of(&b)));
-        assert_eq!(known(&PoolKey::of(&a_elsewhere)), None);
+        assert_eq!(known(&key(&b)), None);
+        assert!(!is_fresh(&key(&b)));
+        assert_eq!(known(&key(&a_elsewhere)), None);
         // Credentials and option order do not change which pool it is.
-        assert_eq!(known(&PoolKey::of(&a_again)), Some(8000));
+        assert_eq!(known(&key(&a_again)), Some(8000));
         // A failed call is remembered as fresh, so it is not repeated on every scan.
-        remember(&PoolKey::of(&b), None);
-        assert!(is_fresh(&PoolKey::of(&b)));
-        assert_eq!(known(&PoolKey::of(&b)), None);
+        remember(&key(&b), None);
+        assert!(is_fresh(&key(&b)));
+        assert_eq!(known(&key(&b)), None);
+        // A table's pool through a server of another pool is the table's.
+        assert_eq!(PoolKey::of(&b, Some("eu-west-1_A")), key(&a));
+        assert_ne!(PoolKey::of(&a, None), key(&a));
     }
 }

@@ -15,6 +15,7 @@ pub mod members;
 pub mod quota;
 pub mod rate;
 pub mod runtime;
+pub mod user_pools;
 pub mod users;
 
 pub use app_clients::{AppClient, ClientPager};

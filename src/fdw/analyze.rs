@@ -25,8 +25,9 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
         return false;
     };
     let object = catalog::table_object(&table.options).or_raise();
-    let client = client_for(table.server_oid.to_u32(), settings, secret);
-    let pool = estimate::PoolKey::of(&table.server_options);
+    let client = client_for(table.server_oid.to_u32(), settings, secret)
+        .for_pool(table.settings.user_pool_id.as_deref());
+    let pool = table.pool_key();
     // A table whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.
     if wait(object.refresh_rows(&pool, &client, estimate::Attempts::AsConfigured))
@@ -49,9 +50,9 @@ unsafe extern "C-unwind" fn pool_size_as_sample(
     totalrows: *mut f64,
     totaldeadrows: *mut f64,
 ) -> std::ffi::c_int {
-    let (server, options) = catalog::foreign_table((*relation).rd_id);
-    let object = catalog::table_object(&options).or_raise();
-    let pool = estimate::PoolKey::of(&catalog::server(server).1);
+    let table = catalog::table((*relation).rd_id, None).or_raise();
+    let object = catalog::table_object(&table.options).or_raise();
+    let pool = table.pool_key();
     *totalrows = object.known_rows(&pool).unwrap_or(0) as f64;
     *totaldeadrows = 0.0;
     0

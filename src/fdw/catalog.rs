@@ -6,9 +6,10 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgList, PgRelation, PgSqlErrorCode::*};
 
+use crate::cognito::estimate::PoolKey;
 use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnDef, Object};
-use crate::options::{lookup, word, SecretSource, TableSettings};
+use crate::options::{lookup, word, SecretSource, ServerSettings, TableSettings};
 
 /// `(name, value)` pairs of a List of DefElem, as the catalogs store options.
 ///
@@ -134,6 +135,23 @@ fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(St
     }
 }
 
+/// The settings and secret access key of server `server_oid` as `user` reaches it (the
+/// server's options with its user mapping's), for a request outside any scan (IMPORT FOREIGN
+/// SCHEMA reading the pool's schema).
+pub fn server_connection(
+    server_oid: pg_sys::Oid,
+    user: pg_sys::Oid,
+) -> FdwResult<(ServerSettings, String)> {
+    let (name, server_options) = server(server_oid);
+    let mapping = user_mapping_options(user, server_oid);
+    let settings = ServerSettings::resolve(&name, &server_options, &mapping)?;
+    let secret = match &settings.credentials.secret {
+        SecretSource::Inline(secret) => secret.clone(),
+        SecretSource::Vault(id) => vault_secret(&name, id)?,
+    };
+    Ok((settings, secret))
+}
+
 /// A foreign table as a scan sees it, read from the catalogs once.
 pub struct Table {
     pub server_oid: pg_sys::Oid,
@@ -155,6 +173,9 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
     let (name, server_options) = server(server_oid);
     let mapping = as_user.map(|user| user_mapping_options(user, server_oid));
     let settings = TableSettings::resolve(&name, &server_options, &options, mapping.as_deref())?;
+    if settings.user_pool_id.is_none() && table_object(&options)?.pool_scoped() {
+        return Err(no_pool(relid, &name));
+    }
     let secret = match settings.server.as_ref().map(|s| &s.credentials.secret) {
         None => None,
         Some(SecretSource::Inline(secret)) => Some(secret.clone()),
@@ -167,6 +188,38 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
         settings,
         secret,
     })
+}
+
+/// A table of a pool-scoped object whose pool is named nowhere: refused before any request.
+fn no_pool(relid: pg_sys::Oid, server_name: &str) -> FdwError {
+    // SAFETY: relid is a live foreign table (its catalog row was just read); get_rel_name
+    // returns a palloc'd copy of its name.
+    let table = unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        if name.is_null() {
+            format!("{}", relid.to_u32())
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    };
+    FdwError::new(
+        ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+        format!(
+            "foreign table \"{table}\" reads a user pool, but neither it nor server \
+             \"{server_name}\" has option \"user_pool_id\""
+        ),
+    )
+    .with_hint(format!(
+        "Name the pool on the table (ALTER FOREIGN TABLE {table} OPTIONS (ADD user_pool_id \
+         '...')) or on the server."
+    ))
+}
+
+impl Table {
+    /// The pool the table reads, as the row-estimate cache knows it.
+    pub fn pool_key(&self) -> PoolKey {
+        PoolKey::of(&self.server_options, self.settings.user_pool_id.as_deref())
+    }
 }
 
 /// Read a secret through Supabase Vault's interface, by id or by name.

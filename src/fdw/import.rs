@@ -2,6 +2,8 @@
 //!
 //! Cognito has no schemas, so the remote schema name is not checked: `import foreign schema
 //! cognito from server ...` is the documented spelling, and any other name imports the same.
+//! It sends no request, unless the option `custom_attribute_columns` asks for a column per
+//! custom attribute of the server's pool: then one DescribeUserPool reads the pool's schema.
 
 use std::ffi::CStr;
 
@@ -9,22 +11,75 @@ use pgrx::pg_sys;
 use pgrx::pg_sys::AsPgCStr;
 use pgrx::prelude::*;
 use pgrx::PgList;
+use pgrx::PgSqlErrorCode::*;
 
 use super::catalog;
-use crate::error::OrRaise;
-use crate::objects::Object;
-use crate::options::{validate, Place};
+use crate::cognito::client::client_for;
+use crate::cognito::quota::{Category, Pace};
+use crate::cognito::runtime::wait;
+use crate::cognito::user_pools::{describe, CustomAttribute};
+use crate::error::{FdwError, FdwResult, OrRaise};
+use crate::objects::{custom_attribute_columns, Object};
+use crate::options::{lookup, parse_bool, validate, Place, ScanSettings};
+
+/// The custom attributes of the pool server `server_oid` names, read with one
+/// DescribeUserPool as the current role reaches the server.
+fn custom_attributes(
+    server_oid: pg_sys::Oid,
+    server_name: &str,
+    server_options: &[(String, String)],
+) -> FdwResult<Vec<CustomAttribute>> {
+    let Some(pool) = lookup(server_options, "user_pool_id") else {
+        return Err(FdwError::new(
+            ERRCODE_FDW_OPTION_NAME_NOT_FOUND,
+            format!(
+                "option \"custom_attribute_columns\" reads the pool of server \"{server_name}\", \
+                 which has no option \"user_pool_id\""
+            ),
+        )
+        .with_hint("Name the pool on the server, or import without custom_attribute_columns."));
+    };
+    // SAFETY: reads the current role's id, set for the whole statement.
+    let user = unsafe { pg_sys::GetUserId() };
+    let (settings, secret) = catalog::server_connection(server_oid, user)?;
+    let client = client_for(server_oid.to_u32(), &settings, &secret).for_pool(Some(pool));
+    let rate = ScanSettings::resolve(server_options, &[]).requests_per_second;
+    let limiter = Pace::new(&client, rate).category(Category::UserPoolRead);
+    match wait(describe(&client, pool, &limiter))?? {
+        Some(found) => Ok(found
+            .described
+            .map(|d| d.custom_attributes)
+            .unwrap_or_default()),
+        None => Err(FdwError::new(
+            ERRCODE_FDW_TABLE_NOT_FOUND,
+            format!("user pool \"{pool}\" of server \"{server_name}\" does not exist"),
+        )),
+    }
+}
+
+/// A name as SQL needs it: as it is when it can be, else double-quoted.
+fn quote(name: &str) -> String {
+    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
+    unsafe {
+        CStr::from_ptr(pg_sys::quote_identifier(name.as_pg_cstr()))
+            .to_string_lossy()
+            .into_owned()
+    }
+}
 
 #[pg_guard]
 pub unsafe extern "C-unwind" fn import_foreign_schema(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
 ) -> *mut pg_sys::List {
-    // Nothing is valid there today; ignoring a misspelt option would hide the mistake.
+    // Ignoring a misspelt option would hide the mistake: they are validated as any other.
     // SAFETY: the statement's options are a List of DefElem, as for any OPTIONS clause.
     let options = catalog::options_of((*stmt).options);
     validate(Place::Import, &options).or_raise();
-    let (server_name, _) = catalog::server(server_oid);
+    let custom = lookup(&options, "custom_attribute_columns")
+        .and_then(parse_bool)
+        .unwrap_or(false);
+    let (server_name, server_options) = catalog::server(server_oid);
     // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
     let quoted_server = CStr::from_ptr(pg_sys::quote_identifier(server_name.as_pg_cstr()))
         .to_string_lossy()
@@ -44,9 +99,27 @@ pub unsafe extern "C-unwind" fn import_foreign_schema(
         }
     };
 
+    let objects: Vec<Object> = Object::all()
+        .iter()
+        .copied()
+        .filter(|o| wanted(o.name()))
+        .collect();
+    // Only an import that creates a table taking them asks for the pool's schema.
+    let attributes = if custom && objects.iter().any(|o| o.takes_custom_attribute_columns()) {
+        custom_attributes(server_oid, &server_name, &server_options).or_raise()
+    } else {
+        Vec::new()
+    };
     let mut commands = PgList::<std::ffi::c_char>::new();
-    for object in Object::all().iter().filter(|o| wanted(o.name())) {
-        commands.push(object.import_ddl(&quoted_server).as_pg_cstr());
+    for object in objects {
+        let extra = match object.takes_custom_attribute_columns() {
+            true => {
+                let taken: Vec<&str> = object.import_columns().iter().map(|(c, _)| *c).collect();
+                custom_attribute_columns(&attributes, &taken, &quote)
+            }
+            false => Vec::new(),
+        };
+        commands.push(object.import_ddl_with(&quoted_server, &extra).as_pg_cstr());
     }
     commands.into_pg()
 }

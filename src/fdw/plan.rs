@@ -7,7 +7,6 @@ use pgrx::prelude::*;
 use pgrx::PgList;
 
 use super::{catalog, quals};
-use crate::cognito::estimate;
 use crate::error::{FdwResult, OrRaise};
 use crate::pushdown;
 use crate::remote_plan::RemotePlan;
@@ -98,10 +97,7 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     let pool = table
         .settings
         .use_remote_estimate
-        .then(|| {
-            plan.object
-                .known_rows(&estimate::PoolKey::of(&table.server_options))
-        })
+        .then(|| plan.object.known_rows(&table.pool_key()))
         .flatten()
         .map(|rows| rows as f64)
         .or(analyzed)

@@ -366,8 +366,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
         .collect();
     let connection = match (&table.settings.server, &table.secret) {
         (Some(server), Some(secret)) => Some(Connection {
-            client: client_for(table.server_oid.to_u32(), server, secret),
-            pool: estimate::PoolKey::of(&table.server_options),
+            client: client_for(table.server_oid.to_u32(), server, secret)
+                .for_pool(table.settings.user_pool_id.as_deref()),
+            pool: table.pool_key(),
         }),
         _ => None,
     };

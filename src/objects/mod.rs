@@ -13,6 +13,7 @@ pub mod app_clients;
 pub mod group_members;
 pub mod groups;
 pub mod identity_providers;
+pub mod user_pools;
 pub mod users;
 
 use std::future::Future;
@@ -35,6 +36,7 @@ const REGISTERED: &[Object] = &[
     group_members::GROUP_MEMBERS,
     app_clients::APP_CLIENTS,
     identity_providers::IDENTITY_PROVIDERS,
+    user_pools::USER_POOLS,
 ];
 
 /// What a Cognito object is to the wrapper. Implemented once per object, by a unit struct.
@@ -43,6 +45,18 @@ pub trait CognitoObject: Sync {
     fn name(&self) -> &'static str;
     /// One record, as messages name it: "user".
     fn record_noun(&self) -> &'static str;
+
+    /// Whether a table of the object reads one user pool, named by `user_pool_id` on the
+    /// table or its server (every object but `user_pools`, which lists a region's pools).
+    fn pool_scoped(&self) -> bool {
+        true
+    }
+
+    /// Whether IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds to the object's table a
+    /// column per custom attribute of the pool (read with the column option `attribute`).
+    fn takes_custom_attribute_columns(&self) -> bool {
+        false
+    }
 
     /// The field a column reads and the type it is filled as, or why it cannot be read.
     fn plan_column(&self, column: &ColumnDef) -> FdwResult<ColumnPlan>;
@@ -167,6 +181,47 @@ pub struct ListRequest {
     pub max_in_flight: usize,
 }
 
+/// The columns IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds to a table whose
+/// documented columns are `taken`, one per custom attribute (`custom:tenant_id` becomes
+/// `tenant_id text options (attribute 'custom:tenant_id')`), as `name type options (...)`.
+///
+/// A name that is a documented column already (`custom:status`) gets the prefix `custom_`
+/// (`custom_status`), then a number while still taken; `quote` quotes a name as SQL needs it
+/// (`"Team-Name"`). Developer-only attributes are left out: ListUsers does not return them.
+pub fn custom_attribute_columns(
+    attributes: &[crate::cognito::user_pools::CustomAttribute],
+    taken: &[&str],
+    quote: &dyn Fn(&str) -> String,
+) -> Vec<String> {
+    let mut used: Vec<String> = taken.iter().map(|t| (*t).to_owned()).collect();
+    let mut columns = Vec::new();
+    for attribute in attributes.iter().filter(|a| !a.developer_only) {
+        let ty = match attribute.data_type.as_str() {
+            "Number" => "bigint",
+            "DateTime" => "timestamptz",
+            "Boolean" => "boolean",
+            _ => "text",
+        };
+        let mut name = attribute.name.clone();
+        if used.contains(&name) {
+            name = format!("custom_{}", attribute.name);
+        }
+        let base = name.clone();
+        let mut n = 2;
+        while used.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        used.push(name.clone());
+        columns.push(format!(
+            "{} {ty} options (attribute '{}')",
+            quote(&name),
+            attribute.attribute.replace('\'', "''")
+        ));
+    }
+    columns
+}
+
 /// A registered object: what a plan names and carries (by name, so the plan stays plain data).
 #[derive(Clone, Copy)]
 pub struct Object(&'static dyn CognitoObject);
@@ -195,11 +250,17 @@ impl Object {
 
     /// The CREATE FOREIGN TABLE that IMPORT FOREIGN SCHEMA issues, table name unqualified.
     pub fn import_ddl(self, quoted_server: &str) -> String {
+        self.import_ddl_with(quoted_server, &[])
+    }
+
+    /// The same, with `extra` columns (`name type options (...)`) after the documented ones.
+    pub fn import_ddl_with(self, quoted_server: &str, extra: &[String]) -> String {
         let name = self.name();
         let body: Vec<String> = self
             .import_columns()
             .iter()
             .map(|(col, ty)| format!("  {col} {ty}"))
+            .chain(extra.iter().map(|column| format!("  {column}")))
             .collect();
         format!(
             "create foreign table {name} (\n{}\n)\nserver {quoted_server}\noptions (object '{name}')",
@@ -322,6 +383,20 @@ pub enum Field {
     AttributeMapping,
     IdpIdentifiers,
     ProviderDetails,
+    // user_pools
+    PoolId,
+    PoolName,
+    PoolStatus,
+    PoolArn,
+    EstimatedUsers,
+    MfaConfiguration,
+    DeletionProtection,
+    PoolTier,
+    PoolDomain,
+    PoolCustomDomain,
+    UsernameAttributes,
+    CustomAttributes,
+    PoolDetails,
 }
 
 /// One fetched record of any object.
@@ -414,5 +489,70 @@ where
 
     fn requests_by_operation(&self) -> Vec<(&'static str, u64)> {
         self.by_operation()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cognito::user_pools::CustomAttribute;
+
+    fn attribute(name: &str, data_type: &str) -> CustomAttribute {
+        CustomAttribute {
+            name: name.into(),
+            attribute: format!("custom:{name}"),
+            data_type: data_type.into(),
+            mutable: Some(true),
+            developer_only: false,
+            constraints: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn custom_attributes_become_typed_columns_with_names_of_their_own() {
+        let quote = |name: &str| match name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            true => name.to_owned(),
+            false => format!("\"{name}\""),
+        };
+        let mut internal = attribute("internal", "String");
+        internal.developer_only = true;
+        let attributes = [
+            attribute("tenant_id", "String"),
+            attribute("seats", "Number"),
+            attribute("renewed_at", "DateTime"),
+            attribute("active", "Boolean"),
+            attribute("status", "String"),
+            attribute("custom_email", "String"),
+            attribute("email", "String"),
+            attribute("Team-Name", "String"),
+            attribute("it's", "String"),
+            internal,
+        ];
+        let taken: Vec<&str> = users::IMPORT_COLUMNS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(
+            custom_attribute_columns(&attributes, &taken, &quote),
+            [
+                "tenant_id text options (attribute 'custom:tenant_id')",
+                "seats bigint options (attribute 'custom:seats')",
+                "renewed_at timestamptz options (attribute 'custom:renewed_at')",
+                "active boolean options (attribute 'custom:active')",
+                "custom_status text options (attribute 'custom:status')",
+                "custom_email text options (attribute 'custom:custom_email')",
+                "custom_email_2 text options (attribute 'custom:email')",
+                "\"Team-Name\" text options (attribute 'custom:Team-Name')",
+                "\"it's\" text options (attribute 'custom:it''s')",
+            ]
+        );
+        let ddl = users::USERS.import_ddl_with("s", &["x text".to_owned()]);
+        assert!(ddl.contains("  attributes jsonb,\n  x text\n)"), "{ddl}");
+        assert_eq!(
+            users::USERS.import_ddl("s"),
+            users::USERS.import_ddl_with("s", &[])
+        );
+        assert!(users::USERS.takes_custom_attribute_columns());
+        assert!(!groups::GROUPS.takes_custom_attribute_columns());
     }
 }

@@ -40,6 +40,11 @@ const PARTITION_ATTRIBUTE: &str = "sub";
 pub const UNKNOWN_POOL_USERS: f64 = 100_000.0;
 
 impl CognitoObject for Users {
+    /// IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds a column per custom attribute.
+    fn takes_custom_attribute_columns(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "users"
     }
@@ -216,13 +221,23 @@ const TIME: &[ColumnType] = &[
     ColumnType::Text,
 ];
 const DOCUMENT: &[ColumnType] = &[ColumnType::Jsonb, ColumnType::Json, ColumnType::Text];
+/// A mapped attribute: Cognito keeps every value as a string, which a column may read as the
+/// attribute's type (a custom attribute's String, Number, DateTime or Boolean).
+const ATTRIBUTE: &[ColumnType] = &[
+    ColumnType::Text,
+    ColumnType::Bool,
+    ColumnType::Int8,
+    ColumnType::Int4,
+    ColumnType::TimestampTz,
+    ColumnType::Timestamp,
+];
 
 fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
     if let Some(attribute) = &column.attribute {
         let types = if attribute.ends_with("_verified") {
             FLAG
         } else {
-            &[ColumnType::Text, ColumnType::Bool]
+            ATTRIBUTE
         };
         return Some((Field::Attribute(attribute.clone()), types));
     }

@@ -84,12 +84,13 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "user_pool_id",
-        places: &[Place::Server],
+        places: SCAN_PLACES,
         kind: Kind::UserPoolId,
-        required: true,
+        required: false,
         default: None,
-        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`: its region, `_`, letters and \
-              digits.",
+        doc: "Id of the user pool, e.g. `eu-west-1_AbCdEf123`: its region (the server's), `_`, \
+              letters and digits. On the server, on the table (which wins), or both; every \
+              object but `user_pools` needs one.",
     },
     OptionSpec {
         name: "endpoint_url",
@@ -201,6 +202,15 @@ pub const OPTIONS: &[OptionSpec] = &[
         required: true,
         default: None,
         doc: "The Cognito object the table reads: `users`.",
+    },
+    OptionSpec {
+        name: "custom_attribute_columns",
+        places: &[Place::Import],
+        kind: Kind::Bool,
+        required: false,
+        default: Some("false"),
+        doc: "Add to the imported `users` table a column per custom attribute of the server's \
+              pool, typed by the attribute's type (one DescribeUserPool request).",
     },
     OptionSpec {
         name: "attribute",

@@ -17,7 +17,7 @@ mod validate;
 pub use credentials::{Credentials, SecretSource};
 pub use declare::{markdown_table, Kind, OptionSpec, OPTIONS};
 pub use settings::{use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings};
-pub use validate::{validate, warning};
+pub use validate::{pool_region, validate, warning};
 
 /// Where an option may be written: the catalog the validator is called for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub(crate) mod tests {
         assert_eq!(
             err.hint.as_deref(),
             Some(
-                "Valid options for a foreign table are: pushdown, parallel_scan, \
+                "Valid options for a foreign table are: user_pool_id, pushdown, parallel_scan, \
                  max_concurrent_requests, requests_per_second, object"
             )
         );
@@ -118,9 +118,11 @@ pub(crate) mod tests {
 
     #[test]
     fn required_options() {
-        let err = validate(Place::Server, &opts(&[("region", "us-east-1")])).unwrap_err();
+        // A server needs no pool: its tables may each name one, and user_pools reads none.
+        assert!(validate(Place::Server, &opts(&[("region", "us-east-1")])).is_ok());
+        let err = validate(Place::Server, &opts(&[("user_pool_id", "us-east-1_a")])).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_OPTION_NAME_NOT_FOUND);
-        assert!(err.message.contains("user_pool_id"));
+        assert!(err.message.contains("\"region\""));
         let err = validate(Place::Table, &[]).unwrap_err();
         assert!(err.message.contains("\"object\""));
         assert!(validate(Place::Table, &opts(&[("object", "users")])).is_ok());
@@ -315,6 +317,51 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_pool_on_the_table_wins_and_keeps_to_the_servers_region() {
+        let table = |pool: &str| opts(&[("object", "users"), ("user_pool_id", pool)]);
+        assert!(validate(Place::Table, &table("eu-west-1_Other")).is_ok());
+        let err = validate(Place::Table, &table("Other")).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"user_pool_id\" is not a user pool id: \"Other\""
+        );
+        let srv = server(&[]);
+        let own = TableSettings::resolve("srv", &srv, &table("us-east-1_Own"), None).unwrap();
+        assert_eq!(own.user_pool_id.as_deref(), Some("us-east-1_Own"));
+        let inherited =
+            TableSettings::resolve("srv", &srv, &opts(&[("object", "users")]), None).unwrap();
+        assert_eq!(inherited.user_pool_id.as_deref(), Some("us-east-1_abc"));
+        let neither = TableSettings::resolve(
+            "srv",
+            &opts(&[("region", "us-east-1")]),
+            &opts(&[("object", "user_pools")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(neither.user_pool_id, None);
+        let err = TableSettings::resolve("srv", &srv, &table("eu-west-1_Other"), None).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE);
+        assert_eq!(
+            err.message,
+            "user pool \"eu-west-1_Other\" is in region \"eu-west-1\", but option \"region\" \
+             is \"us-east-1\""
+        );
+        assert!(err.detail.unwrap().contains("server \"srv\""));
+        // The server's settings hold the server's pool only.
+        let s = ServerSettings::resolve(
+            "srv",
+            &opts(&[
+                ("region", "us-east-1"),
+                ("aws_access_key_id", "AK"),
+                ("aws_secret_access_key", "s"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(s.user_pool_id, None);
+    }
+
+    #[test]
     fn keywords_ignore_case_everywhere() {
         for (name, value) in [
             ("pushdown", "TRUE"),
@@ -373,14 +420,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn import_takes_no_options() {
+    fn import_takes_custom_attribute_columns_only() {
         assert!(validate(Place::Import, &[]).is_ok());
+        let custom = |v: &str| validate(Place::Import, &opts(&[("custom_attribute_columns", v)]));
+        assert!(custom("true").is_ok() && custom("Off").is_ok());
+        assert!(custom("maybe")
+            .unwrap_err()
+            .message
+            .contains("true or false"));
         let err = validate(Place::Import, &opts(&[("foo", "bar")])).unwrap_err();
         assert_eq!(err.code, ERRCODE_FDW_INVALID_OPTION_NAME);
         assert_eq!(err.message, "invalid option \"foo\"");
         assert_eq!(
             err.hint.as_deref(),
-            Some("There are no valid options for IMPORT FOREIGN SCHEMA.")
+            Some("Valid options for IMPORT FOREIGN SCHEMA are: custom_attribute_columns")
         );
     }
 

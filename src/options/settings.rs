@@ -8,6 +8,7 @@ use pgrx::PgSqlErrorCode::*;
 
 use super::credentials::{self, Credentials};
 use super::declare::{spec, Kind};
+use super::validate::pool_in_region;
 use super::{lookup, parse_bool, validate, word, Place};
 use crate::error::{FdwError, FdwResult};
 
@@ -16,7 +17,8 @@ use crate::error::{FdwError, FdwResult};
 pub struct ServerSettings {
     pub server_name: String,
     pub region: String,
-    pub user_pool_id: String,
+    /// The server's own pool, if it names one: a table may name its own (`TableSettings`).
+    pub user_pool_id: Option<String>,
     pub endpoint_url: Option<String>,
     pub limits: Limits,
     pub credentials: Credentials,
@@ -97,7 +99,7 @@ impl ServerSettings {
         Ok(ServerSettings {
             server_name: server_name.to_owned(),
             region: required("region")?,
-            user_pool_id: required("user_pool_id")?,
+            user_pool_id: lookup(server, "user_pool_id").map(str::to_owned),
             endpoint_url: lookup(server, "endpoint_url").map(str::to_owned),
             limits: Limits {
                 connect_timeout: millis(server, "connect_timeout_ms"),
@@ -178,6 +180,9 @@ impl ScanSettings {
 pub struct TableSettings {
     pub scan: ScanSettings,
     pub use_remote_estimate: bool,
+    /// The pool the table reads: its own `user_pool_id`, else its server's; None for neither
+    /// (which only `user_pools` accepts).
+    pub user_pool_id: Option<String>,
     /// None where no request is sent (planning, EXPLAIN without ANALYZE): credentials are
     /// then neither read nor required.
     pub server: Option<ServerSettings>,
@@ -192,9 +197,22 @@ impl TableSettings {
         table: &[(String, String)],
         mapping: Option<&[(String, String)]>,
     ) -> FdwResult<TableSettings> {
+        let user_pool_id = lookup(table, "user_pool_id").or_else(|| lookup(server, "user_pool_id"));
+        // The validator checks a table's pool id alone (it is not told the server): its
+        // region is held to the server's here, before any request.
+        if let (Some(pool), Some(region)) =
+            (lookup(table, "user_pool_id"), lookup(server, "region"))
+        {
+            pool_in_region(pool, region).map_err(|e| {
+                e.with_detail(format!(
+                    "In the options of a foreign table of server \"{server_name}\"."
+                ))
+            })?;
+        }
         Ok(TableSettings {
             scan: ScanSettings::resolve(server, table),
             use_remote_estimate: use_remote_estimate(server),
+            user_pool_id: user_pool_id.map(str::to_owned),
             server: mapping
                 .map(|mapping| ServerSettings::resolve(server_name, server, mapping))
                 .transpose()?,

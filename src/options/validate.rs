@@ -53,6 +53,11 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
     if place == Place::Server {
         check_pool(options)?;
     }
+    // A table's pool is held to its server's region when a scan resolves both (the validator
+    // is not told the table's server); its shape is checked here.
+    if let (Place::Table, Some(pool)) = (place, lookup(options, "user_pool_id")) {
+        pool_region(pool)?;
+    }
     Ok(())
 }
 
@@ -196,41 +201,54 @@ fn is_region(value: &str) -> bool {
 /// A bad region would surface later as the SDK's debug dump, and a pool id of another region
 /// as "pool not found" after every retry: both are refused here, naming the expected shape.
 fn check_pool(options: &[(String, String)]) -> FdwResult<()> {
-    let bad = |what: String, hint: &str| {
-        FdwError::new(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE, what).with_hint(hint.to_owned())
-    };
-    let (Some(region), Some(pool)) = (lookup(options, "region"), lookup(options, "user_pool_id"))
-    else {
+    let Some(region) = lookup(options, "region") else {
         return Ok(());
     };
     if !is_region(region) {
-        return Err(bad(
+        return Err(FdwError::new(
+            ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
             format!("option \"region\" is not an AWS region name: \"{region}\""),
-            "A region name looks like eu-west-1 or us-gov-west-1.",
-        ));
+        )
+        .with_hint("A region name looks like eu-west-1 or us-gov-west-1."));
     }
-    let shape = "A user pool id is its region, an underscore, then letters and digits, like \
-                 eu-west-1_AbCdEf123.";
-    let Some((prefix, id)) = pool.split_once('_') else {
-        return Err(bad(
+    match lookup(options, "user_pool_id") {
+        Some(pool) => pool_in_region(pool, region),
+        None => Ok(()),
+    }
+}
+
+/// The region a pool id starts with, or why it is not a pool id.
+pub fn pool_region(pool: &str) -> FdwResult<&str> {
+    let bad = || {
+        FdwError::new(
+            ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
             format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
-            shape,
-        ));
+        )
+        .with_hint(
+            "A user pool id is its region, an underscore, then letters and digits, like \
+             eu-west-1_AbCdEf123.",
+        )
     };
+    let (prefix, id) = pool.split_once('_').ok_or_else(bad)?;
     if !is_region(prefix) || id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(bad(
-            format!("option \"user_pool_id\" is not a user pool id: \"{pool}\""),
-            shape,
-        ));
+        return Err(bad());
     }
+    Ok(prefix)
+}
+
+/// A pool is reached through its own region: a pool id of another region than the server's
+/// would only give "pool not found", after every retry.
+pub(super) fn pool_in_region(pool: &str, region: &str) -> FdwResult<()> {
+    let prefix = pool_region(pool)?;
     if prefix != region {
-        return Err(bad(
+        return Err(FdwError::new(
+            ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
             format!(
                 "user pool \"{pool}\" is in region \"{prefix}\", but option \"region\" is \
                  \"{region}\""
             ),
-            "A pool is reached through its own region: make the two agree.",
-        ));
+        )
+        .with_hint("A pool is reached through its own region: make the two agree."));
     }
     Ok(())
 }

@@ -52,7 +52,7 @@ def pg_env():
 
 # The pools tests/emulator/seeded_moto.py seeds and the tests use. One missing fails every
 # test that needs the emulator, rather than letting some skip or pass on less.
-REQUIRED_POOLS = ("main", "big", "plain", "empty", "demo")
+REQUIRED_POOLS = ("main", "big", "plain", "empty", "demo", "custom", "configured")
 
 
 @pytest.fixture(scope="session")

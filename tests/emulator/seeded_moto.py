@@ -33,6 +33,12 @@ Pools (see --help):
   typmods  TYPMOD_USERS below: create/modify times with fractional seconds (moto sends
          milliseconds) next to day and year boundaries, names of 2 to 8 characters,
          non-ASCII ones and one with trailing blanks, for type modifiers and domains
+  custom   CUSTOM_USERS below, in a pool whose schema has a custom attribute of each type
+         (String, Number, DateTime, Boolean), one named like a documented column and one
+         that is no plain SQL name; MFA optional, deletion protection on, a domain
+  configured  no users; username attributes, MFA on, an SMS configuration, a domain
+Every pool's create and modify dates are fixed (a day apart, in creation order), for
+object 'user_pools'.
 
 Once serving, --state FILE receives:
   {"region": ..., "endpoint": "http://127.0.0.1:PORT", "account_id": ...,
@@ -104,6 +110,11 @@ TYPMOD_USERS = [
 ]
 
 
+# The day after BASE_DATE each pool is created on.
+POOL_DAYS = {"main": 0, "big": 1, "plain": 2, "empty": 3, "demo": 4, "typmods": 5,
+             "custom": 6, "configured": 7}
+
+
 def schema(*custom):
     """Standard attributes plus custom String attributes (moto drops the
     standard ones from DescribeUserPool once any Schema is given)."""
@@ -123,13 +134,21 @@ class Seeder:
         self.backend = backend
         self.user_no = 0  # drives the fixed create dates
 
-    def pool(self, name, *custom):
+    def pool(self, name, *custom, config=None, attributes=None):
+        """A pool with custom String attributes (name, max length), or the schema entries
+        `attributes`, and `config` for the rest of CreateUserPool's parameters."""
         from moto.moto_api._internal import mock_random
 
         # Reseed per pool so a pool's id and subs do not depend on which
         # other pools were created or how big they are.
         mock_random.seed(f"{SEED}-{name}")
-        return self.backend.create_user_pool(name, {"Schema": schema(*custom)}).id
+        extended = dict(config or {}, Schema=schema(*custom) + list(attributes or ()))
+        pool = self.backend.create_user_pool(name, extended)
+        # Fixed dates by pool name, so that no pool's depend on which others exist.
+        day = POOL_DAYS.get(name, 0)
+        pool.creation_date = BASE_DATE + datetime.timedelta(days=day)
+        pool.last_modified_date = pool.creation_date + datetime.timedelta(days=1)
+        return pool.id
 
     def user(self, pool_id, username, attrs, status="CONFIRMED", enabled=True):
         from moto.cognitoidp.models import UserStatus
@@ -421,6 +440,54 @@ def seed_typmods(s):
     return {"id": pool_id, "users": len(TYPMOD_USERS)}
 
 
+# Custom attributes of each type (moto keeps their names with the custom: prefix).
+CUSTOM_ATTRIBUTES = [
+    {"Name": "tenant_id", "AttributeDataType": "String", "Mutable": False,
+     "StringAttributeConstraints": {"MinLength": "1", "MaxLength": "64"}},
+    {"Name": "seats", "AttributeDataType": "Number", "Mutable": True,
+     "NumberAttributeConstraints": {"MinValue": "0", "MaxValue": "100000"}},
+    {"Name": "renewed_at", "AttributeDataType": "DateTime", "Mutable": True},
+    {"Name": "active", "AttributeDataType": "Boolean", "Mutable": True},
+    # Named like a documented column of users, and a name that is no plain SQL identifier.
+    {"Name": "status", "AttributeDataType": "String", "Mutable": True,
+     "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "256"}},
+    {"Name": "Team-Name", "AttributeDataType": "String", "Mutable": True,
+     "StringAttributeConstraints": {"MinLength": "0", "MaxLength": "32"}},
+]
+
+# username, custom attributes (values as Cognito keeps them: strings).
+CUSTOM_USERS = [
+    ("ann", {"custom:tenant_id": "acme", "custom:seats": "12",
+             "custom:renewed_at": "2024-05-01T10:30:00Z", "custom:active": "true",
+             "custom:status": "gold", "custom:Team-Name": "Red"}),
+    ("ben", {"custom:tenant_id": "globex", "custom:seats": "0",
+             "custom:renewed_at": "2024-02-29", "custom:active": "false"}),
+    ("cy", {}),
+]
+
+
+def seed_custom(s):
+    pool_id = s.pool("custom", attributes=CUSTOM_ATTRIBUTES,
+                     config={"MfaConfiguration": "OPTIONAL", "DeletionProtection": "ACTIVE",
+                             "UserPoolTier": "PLUS"})
+    s.backend.create_user_pool_domain(pool_id, "custom-auth")
+    for username, attrs in CUSTOM_USERS:
+        user = s.user(pool_id, username, {"email": f"{username}@example.com", **attrs})
+        user.create_date = BASE_DATE + datetime.timedelta(days=6, hours=len(username))
+        user.last_modified_date = user.create_date
+    return {"id": pool_id, "users": len(CUSTOM_USERS)}
+
+
+def seed_configured(s):
+    pool_id = s.pool("configured", config={
+        "MfaConfiguration": "ON", "DeletionProtection": "INACTIVE",
+        "UserPoolTier": "ESSENTIALS", "UsernameAttributes": ["email", "phone_number"],
+        "SmsConfiguration": {"SnsCallerArn": "arn:aws:iam::123456789012:role/sms",
+                             "ExternalId": "configured-sms"}})
+    s.backend.create_user_pool_domain(pool_id, "configured-auth")
+    return {"id": pool_id, "users": 0}
+
+
 def strict_attributes_to_get():
     """Answer ListUsers as AWS documents for AttributesToGet, which moto does not: "Amazon
     Cognito returns an error if not all users in the results have set a value for the
@@ -447,9 +514,10 @@ def main():
     ap.add_argument("--port", type=int, default=5000)
     ap.add_argument("--region", default="us-east-1")
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
-    ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods",
-                    help="comma-separated subset of main,big,plain,empty,demo,typmods,teams "
-                         "(teams: the benchmark's groups, not made by default)")
+    ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods,custom,configured",
+                    help="comma-separated subset of main,big,plain,empty,demo,typmods,"
+                         "custom,configured,teams (teams: the benchmark's groups, not made by "
+                         "default)")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
@@ -481,6 +549,11 @@ def main():
     # Its dates are its own, but it still counts users: after every other pool.
     if "typmods" in wanted:
         pools["typmods"] = seed_typmods(s)
+    # Their users' dates are their own: after every other pool.
+    if "custom" in wanted:
+        pools["custom"] = seed_custom(s)
+    if "configured" in wanted:
+        pools["configured"] = seed_configured(s)
     if "teams" in wanted:
         groups, members = (int(n) for n in args.teams.split("x"))
         pools["teams"] = seed_teams(s, groups, members)

@@ -18,7 +18,7 @@ create server unreachable foreign data wrapper cognito_wrapper
 create schema offline;
 import foreign schema cognito from server unreachable into offline;
 select count(*) from pg_foreign_table where ftrelid = 'offline.users'::regclass;
--- IMPORT FOREIGN SCHEMA takes no options: a misspelt one is refused, not ignored
+-- IMPORT FOREIGN SCHEMA takes one option (custom_attribute_columns): a misspelt one is refused, not ignored
 import foreign schema cognito from server unreachable into offline options (foo 'bar');
 \echo :LAST_ERROR_SQLSTATE
 -- importing twice is an error, as for any table that exists

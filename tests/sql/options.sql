@@ -6,8 +6,8 @@ create foreign data wrapper other_wrapper handler cognito_fdw_handler validator 
 \echo :LAST_ERROR_SQLSTATE
 create server s foreign data wrapper cognito_wrapper options (region 'us-east-1', user_pool_id 'us-east-1_Pool1', regoin 'x');
 \echo :LAST_ERROR_SQLSTATE
--- required options
-create server s foreign data wrapper cognito_wrapper options (region 'us-east-1');
+-- required options (not user_pool_id: a table may name its own pool)
+create server s foreign data wrapper cognito_wrapper options (user_pool_id 'us-east-1_Pool1');
 \echo :LAST_ERROR_SQLSTATE
 -- credentials: a key id needs exactly one secret form
 create server s foreign data wrapper cognito_wrapper
@@ -69,7 +69,7 @@ drop server inline_secret;
 -- a good server; ALTER is validated against the whole resulting option list
 create server s foreign data wrapper cognito_wrapper
   options (region 'us-east-1', user_pool_id 'us-east-1_Pool1', endpoint_url 'http://127.0.0.1:9');
-alter server s options (drop user_pool_id);
+alter server s options (drop region);
 \echo :LAST_ERROR_SQLSTATE
 alter server s options (add connect_timeout_ms '250', set endpoint_url 'https://cognito.example');
 select srvoptions from pg_foreign_server where srvname = 's';
