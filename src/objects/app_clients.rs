@@ -464,10 +464,7 @@ mod tests {
 
     /// Every record a listing of `fields` gives against `Pool`, and its requests per
     /// operation.
-    fn list(
-        fields: Vec<Field>,
-        pages: &[&'static str],
-    ) -> Listed {
+    fn list(fields: Vec<Field>, pages: &[&'static str]) -> Listed {
         use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpConnector};
         let options: Vec<(String, String)> = [
             ("region", "us-east-1"),
