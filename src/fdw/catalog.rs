@@ -143,7 +143,8 @@ pub struct Table {
     pub server_options: Vec<(String, String)>,
     /// Server, table and user mapping merged.
     pub settings: TableSettings,
-    /// The secret access key (inline, or read from Vault), when `settings.server` is set.
+    /// The secret access key (inline, or read from Vault), when `settings.server` is set and
+    /// its credentials are keys.
     pub secret: Option<String>,
 }
 
@@ -155,7 +156,11 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
     let (name, server_options) = server(server_oid);
     let mapping = as_user.map(|user| user_mapping_options(user, server_oid));
     let settings = TableSettings::resolve(&name, &server_options, &options, mapping.as_deref())?;
-    let secret = match settings.server.as_ref().map(|s| &s.credentials.secret) {
+    let secret = match settings
+        .server
+        .as_ref()
+        .and_then(|s| s.credentials.secret())
+    {
         None => None,
         Some(SecretSource::Inline(secret)) => Some(secret.clone()),
         Some(SecretSource::Vault(id)) => Some(vault_secret(&name, id)?),
