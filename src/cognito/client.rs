@@ -59,9 +59,10 @@ thread_local! {
     static CLIENTS: RefCell<HashMap<ClientKey, (u64, CognitoClient)>> = RefCell::new(HashMap::new());
 }
 
-/// Temporary credentials are fetched again this long before they expire, as the AWS SDKs'
-/// own credential caches do; credentials handed out closer to their expiry are fetched anew
-/// for each request.
+/// Temporary credentials are fetched again up to this long before they expire (less the
+/// cache's random jitter of up to half of it), as the AWS SDKs' own credential caches do, so
+/// no request is signed with keys about to expire; credentials handed out closer to their
+/// expiry are fetched anew for each request.
 const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
 
 /// The cached client of server and role `key`, built anew when `settings` or the secret
