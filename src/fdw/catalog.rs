@@ -62,6 +62,9 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
     // PgRelation closes the relcache entry when dropped.
     let relation = unsafe { PgRelation::open(relid) };
     let tupdesc = relation.tuple_desc();
+    let (_, table_options) = foreign_table(relid);
+    let attributes_array =
+        lookup(&table_options, "attributes_format").is_some_and(|f| word(f) == "array");
     let mut columns = Vec::new();
     for (index, attribute) in tupdesc.iter().enumerate() {
         if attribute.is_dropped() {
@@ -91,6 +94,7 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
             domain: (type_oid != attribute.atttypid).then_some(attribute.atttypid),
             type_name,
             attribute: lookup(&options, "attribute").map(str::to_owned),
+            attributes_array,
         });
     }
     columns

@@ -283,6 +283,15 @@ pub const OPTIONS: &[OptionSpec] = &[
         doc: "The Cognito object the table reads: `users`.",
     },
     OptionSpec {
+        name: "attributes_format",
+        places: &[Place::Table],
+        kind: Kind::Choice(&["object", "array"]),
+        required: false,
+        default: Some("object"),
+        doc: "Shape of the `attributes` column of `users`: `object` (`{\"email\": \"...\"}`) \
+              or `array` (`[{\"email\": \"...\"}, ...]`, the hosted wrapper's shape).",
+    },
+    OptionSpec {
         name: "attribute",
         places: &[Place::Column],
         kind: Kind::Attribute,

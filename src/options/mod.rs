@@ -105,7 +105,7 @@ pub(crate) mod tests {
             err.hint.as_deref(),
             Some(
                 "Valid options for a foreign table are: pushdown, parallel_scan, \
-                 max_concurrent_requests, requests_per_second, object"
+                 max_concurrent_requests, requests_per_second, object, attributes_format"
             )
         );
         // A server option in the wrong place is unknown there.
