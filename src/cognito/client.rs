@@ -997,6 +997,47 @@ mod tests {
     }
 
     #[test]
+    fn credential_and_tls_failures_are_explained_and_not_retried() {
+        let failure = CredentialFailure {
+            message: "STS refused to assume role \"arn:aws:iam::123456789012:role/r\": \
+                      AccessDenied: not authorized"
+                .into(),
+            code: ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        };
+        // As the SDK nests it: the identity cache's error in a dispatch failure.
+        let nested = CredentialsError::provider_error(failure);
+        let err = SdkError::<ListUsersError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(Box::new(nested), None),
+        );
+        assert_eq!(classify(&err), Retry::Never);
+        let e = describe_after(err, 1);
+        assert_eq!(e.code, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(e
+            .message
+            .starts_with("STS refused to assume role \"arn:aws:iam::123456789012:role/r\""));
+        assert!(e.detail.unwrap().contains("was not sent"));
+
+        // rustls's error inside the I/O errors of the TLS layer.
+        let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, rustls),
+        );
+        let err = SdkError::<ListUsersError, HttpResponse>::dispatch_failure(ConnectorError::io(
+            io.into(),
+        ));
+        assert_eq!(classify(&err), Retry::Never);
+        let e = describe_after(err, 1);
+        assert_eq!(e.code, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION);
+        assert_eq!(
+            e.message,
+            "Cognito ListUsers request to http://127.0.0.1:9 failed: TLS: invalid peer \
+             certificate: UnknownIssuer"
+        );
+        assert!(e.hint.unwrap().contains("ca_file"));
+    }
+
+    #[test]
     fn unreadable_answers_say_whether_the_status_failed() {
         let unreadable = |status: u16| {
             let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
