@@ -404,6 +404,16 @@ pub(crate) mod tests {
         assert!(warning(Place::Server, &vault).is_none());
         let mapping = opts(&[("aws_access_key_id", "AK"), ("aws_secret_access_key", "s")]);
         assert!(warning(Place::UserMapping, &mapping).is_none());
+        // A proxy's password is a secret in the same place.
+        let proxy = server(&[("https_proxy", "http://u:TOPSECRET@127.0.0.1:3128")]);
+        let w = warning(Place::Server, &proxy).expect("a warning");
+        let text = format!("{} {:?} {:?}", w.message, w.detail, w.hint);
+        assert!(
+            text.contains("https_proxy") && !text.contains("TOPSECRET"),
+            "{text}"
+        );
+        let plain = server(&[("https_proxy", "http://127.0.0.1:3128/a@b")]);
+        assert!(warning(Place::Server, &plain).is_none());
     }
 
     /// Options stored before this validator existed are checked when used.

@@ -58,22 +58,42 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
 
 /// The warning a server with an inline secret gets: every role can read `pg_foreign_server`.
 /// The secret is still accepted, as the documented statements (and existing servers) use it.
+/// A proxy URL with a password is the same kind of secret in the same place.
 pub fn warning(place: Place, options: &[(String, String)]) -> Option<FdwError> {
-    if place != Place::Server || lookup(options, "aws_secret_access_key").is_none() {
+    if place != Place::Server {
         return None;
     }
-    Some(
+    if lookup(options, "aws_secret_access_key").is_some() {
+        return Some(
+            FdwError::new(
+                ERRCODE_WARNING,
+                "option \"aws_secret_access_key\" on a server is readable by every role",
+            )
+            .with_detail("Server options are shown to every role in pg_foreign_server.")
+            .with_hint(
+                "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
+                 (aws_access_key_id '...', aws_secret_access_key '...')), which only its role \
+                 and superusers can read, or keep the secret in Vault and name it with \
+                 api_key_id.",
+            ),
+        );
+    }
+    let proxy_password = lookup(options, "https_proxy")
+        .and_then(url_authority)
+        .is_some_and(|authority| authority.contains('@'));
+    proxy_password.then(|| {
         FdwError::new(
             ERRCODE_WARNING,
-            "option \"aws_secret_access_key\" on a server is readable by every role",
+            "option \"https_proxy\" on a server is readable by every role",
         )
-        .with_detail("Server options are shown to every role in pg_foreign_server.")
+        .with_detail(
+            "Server options are shown to every role in pg_foreign_server, and this proxy URL \
+             carries a user name and password.",
+        )
         .with_hint(
-            "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
-             (aws_access_key_id '...', aws_secret_access_key '...')), which only its role and \
-             superusers can read, or keep the secret in Vault and name it with api_key_id.",
-        ),
-    )
+            "Prefer a proxy that admits the database server by its address, without a password.",
+        )
+    })
 }
 
 /// Option values reach HTTP headers, host names and messages; a control character would break
