@@ -10,8 +10,8 @@ hands out. So each test shows which credentials were used:
   error naming the role, never a key.
 - `credentials 'aws'`: the AWS SDK's default chain of the PostgreSQL server process. These
   tests start clusters of their own, whose server process has the environment the test
-  gives it: an instance metadata stand-in (IMDSv2), shared config and credentials files,
-  environment variables. Credentials that expire within the refresh window are fetched again
+  gives it: an instance metadata stand-in (IMDSv2), ECS container credentials, shared config
+  and credentials files, environment variables. Credentials that expire within the refresh window are fetched again
   without a failed query. With `credentials 'options'` (the default) none of these is read,
   even when all are there.
 - Only a superuser may set `credentials 'aws'`.
@@ -278,6 +278,23 @@ def test_the_chain_prefers_environment_then_files_over_metadata(state, recorder,
         make_server(conn, state, "envkeys", rec.url, ", credentials 'aws'")
         assert count(conn, "envkeys_users") == users
         assert cognito_keys(rec) == {"AKIAENVKEY"}
+        conn.close()
+    finally:
+        imds.stop()
+
+
+def test_the_chain_reads_ecs_container_credentials(state, recorder, cluster):
+    imds = Imds().start()
+    try:
+        c = cluster({"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
+                     "AWS_CONTAINER_CREDENTIALS_FULL_URI": imds.url + "/ecs-credentials",
+                     "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ecs-auth-token"}).start()
+        rec = recorder()
+        conn = open_db(c)
+        users = make_server(conn, state, "task", rec.url, ", credentials 'aws'")
+        assert count(conn, "task_users") == users
+        assert cognito_keys(rec) == {"AKIAECS1"}
+        assert imds.ecs_fetches == 1 and imds.fetches == 0  # ECS comes before the instance
         conn.close()
     finally:
         imds.stop()

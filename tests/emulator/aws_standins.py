@@ -7,6 +7,8 @@
   does for a role whose trust policy does not name the caller.
 - `Imds`: the EC2 instance metadata service, IMDSv2 (a token, then the role, then its
   credentials), handing out a new key id on each fetch, with a chosen lifetime.
+  It also serves ECS container credentials at /ecs-credentials (with the Authorization
+  header AWS_CONTAINER_AUTHORIZATION_TOKEN sets), counted in .ecs_fetches.
 - `ConnectProxy`: an HTTP CONNECT proxy that counts tunnels and keeps the Proxy-Authorization
   headers it saw.
 - `make_ca`: a throwaway CA and a certificate for 127.0.0.1 signed by it, as PEM files.
@@ -137,11 +139,20 @@ class Imds:
 
     def __init__(self, prefix="AKIAIMDS", lifetime=6 * 3600):
         self.prefix, self.lifetime = prefix, lifetime
-        self.fetches = self.tokens = 0
+        self.fetches = self.tokens = self.ecs_fetches = 0
         self.lock = threading.Lock()
 
     def start(self):
         imds = self
+
+        def credentials(prefix, n):
+            now = datetime.datetime.now(datetime.timezone.utc)
+            expires = now + datetime.timedelta(seconds=imds.lifetime)
+            return {"Code": "Success", "Type": "AWS-HMAC",
+                    "LastUpdated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "AccessKeyId": f"{prefix}{n}",
+                    "SecretAccessKey": f"secret-{n}", "Token": f"token-{n}",
+                    "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -158,6 +169,13 @@ class Imds:
                     "X-aws-ec2-metadata-token-ttl-seconds", "21600"))
 
             def do_GET(self):
+                if self.path == "/ecs-credentials":
+                    if self.headers.get("Authorization") != "ecs-auth-token":
+                        return self.reply(401, b"")
+                    with imds.lock:
+                        imds.ecs_fetches += 1
+                        n = imds.ecs_fetches
+                    return self.reply(200, json.dumps(credentials("AKIAECS", n)).encode())
                 if self.headers.get("X-aws-ec2-metadata-token") != "imds-token":
                     return self.reply(401, b"")
                 base = "/latest/meta-data/iam/security-credentials/"
@@ -168,14 +186,7 @@ class Imds:
                 with imds.lock:
                     imds.fetches += 1
                     n = imds.fetches
-                now = datetime.datetime.now(datetime.timezone.utc)
-                expires = now + datetime.timedelta(seconds=imds.lifetime)
-                doc = {"Code": "Success", "Type": "AWS-HMAC",
-                       "LastUpdated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                       "AccessKeyId": f"{imds.prefix}{n}",
-                       "SecretAccessKey": f"imds-secret-{n}", "Token": f"imds-token-{n}",
-                       "Expiration": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}
-                self.reply(200, json.dumps(doc).encode())
+                self.reply(200, json.dumps(credentials(imds.prefix, n)).encode())
 
             def reply(self, status, data, ttl=None):
                 self.send_response(status)
