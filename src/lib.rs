@@ -48,6 +48,10 @@ fn cognito_fdw_validator(options: Vec<Option<String>>, catalog: Option<pg_sys::O
         })
         .collect();
     options::validate(place, &pairs).or_raise();
+    // SAFETY: superuser() reads the current user's catalog row; the validator runs inside a
+    // transaction, as every CREATE or ALTER does.
+    let superuser = unsafe { pg_sys::superuser() };
+    options::check_privileges(place, &pairs, superuser).or_raise();
     if let Some(warning) = options::warning(place, &pairs) {
         warning.warn();
     }

@@ -416,7 +416,11 @@ mod tests {
         let settings = ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
         let server = Answers(status, body);
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
-        let client = build_on(&settings, "x", http);
+        let client = build_on(
+            &settings,
+            crate::cognito::client::static_keys("AKIAEXAMPLE", "x", None),
+            http,
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

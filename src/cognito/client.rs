@@ -1,16 +1,26 @@
-//! One SDK client per server, built from an explicit config.
+//! One SDK client per server and role, built from an explicit config.
 //!
-//! Nothing is read from process environment variables, `~/.aws` or instance metadata: each
-//! client gets its own static credentials provider, so two servers in one backend never sign
-//! with each other's keys. Clients are cached per server and rebuilt when anything they were
-//! built from changes (`ALTER SERVER`, another user mapping, a rotated Vault secret).
+//! Each client gets its own credentials provider, so two servers in one backend never sign
+//! with each other's keys, and nothing is taken from process environment variables unless a
+//! superuser chose `credentials 'aws'`: static keys from the options, or the SDK's default
+//! chain, optionally under a role assumed through STS. Clients are cached per server and role
+//! (user mappings, and so credentials, differ per role), with the SDK's lazy identity cache
+//! inside, and rebuilt when anything they were built from changes (`ALTER SERVER`, another
+//! user mapping, a rotated Vault secret).
 
 use std::cell::RefCell;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
+use std::error::Error as StdError;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant as Clock};
 
+use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::identity::IdentityCache;
+use aws_config::provider_config::ProviderConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_sdk_cognitoidentityprovider::config::retry::RetryConfig;
 use aws_sdk_cognitoidentityprovider::config::timeout::TimeoutConfig;
@@ -18,14 +28,18 @@ use aws_sdk_cognitoidentityprovider::config::{BehaviorVersion, Region};
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::RequestId;
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::SystemTimeSource;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+use aws_smithy_http_client::Connector;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use pgrx::PgSqlErrorCode::{self, *};
 
 use super::rate::Limiter;
-use crate::error::FdwError;
-use crate::options::{Limits, ServerSettings};
+use crate::error::{FdwError, FdwResult};
+use crate::options::{AssumeRole, Limits, ServerSettings, Source};
 
 /// A client and what a message may say about where it points.
 #[derive(Clone)]
@@ -50,59 +64,366 @@ impl CognitoClient {
     }
 }
 
+/// A server's oid and the role whose user mapping applies.
+pub type ClientKey = (u32, u32);
+
 thread_local! {
-    static CLIENTS: RefCell<HashMap<u32, (u64, CognitoClient)>> = RefCell::new(HashMap::new());
+    static CLIENTS: RefCell<HashMap<ClientKey, (u64, CognitoClient)>> = RefCell::new(HashMap::new());
 }
 
-/// The cached client of server `server_oid`, built anew when `settings` or the secret changed.
-pub fn client_for(server_oid: u32, settings: &ServerSettings, secret: &str) -> CognitoClient {
+/// Temporary credentials are fetched again up to this long before they expire (less the
+/// cache's random jitter of up to half of it), as the AWS SDKs' own credential caches do, so
+/// no request is signed with keys about to expire; credentials handed out closer to their
+/// expiry are fetched anew for each request.
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+/// The cached client of server and role `key`, built anew when `settings` or the secret
+/// changed. `secret`: the secret access key when the credentials are keys.
+pub fn client_for(
+    key: ClientKey,
+    settings: &ServerSettings,
+    secret: Option<&str>,
+) -> FdwResult<CognitoClient> {
     let mut hasher = DefaultHasher::new();
     settings.hash(&mut hasher);
     secret.hash(&mut hasher);
     let fingerprint = hasher.finish();
+    let cached = CLIENTS.with(|cache| {
+        cache
+            .borrow()
+            .get(&key)
+            .filter(|(known, _)| *known == fingerprint)
+            .map(|(_, client)| client.clone())
+    });
+    if let Some(client) = cached {
+        return Ok(client);
+    }
+    let http = http_client(settings)?;
+    let credentials = super::runtime::wait(credentials_provider(settings, secret, http.clone()))?;
+    let client = build_on(settings, credentials, http);
     CLIENTS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some((known, client)) = cache.get(&server_oid) {
-            if *known == fingerprint {
-                return client.clone();
-            }
-        }
-        let client = build(settings, secret);
-        if let Some((_, old)) = cache.insert(server_oid, (fingerprint, client.clone())) {
+        if let Some((_, old)) = cache
+            .borrow_mut()
+            .insert(key, (fingerprint, client.clone()))
+        {
             super::runtime::drop_in_runtime(old);
         }
-        client
+    });
+    Ok(client)
+}
+
+/// The HTTP client of one server: rustls with the system's roots and `ca_file`'s, through
+/// `https_proxy` if set. No proxy is taken from the environment.
+fn http_client(settings: &ServerSettings) -> FdwResult<SharedHttpClient> {
+    let transport = &settings.transport;
+    let mut trust = TrustStore::default();
+    if let Some(path) = &transport.ca_file {
+        trust = trust.with_pem_certificate(ca_certificates(&settings.server_name, path)?);
+    }
+    let tls = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| {
+            FdwError::new(
+                ERRCODE_FDW_ERROR,
+                format!(
+                    "could not set up TLS for server \"{}\": {e}",
+                    settings.server_name
+                ),
+            )
+        })?;
+    let proxy = match &transport.https_proxy {
+        None => ProxyConfig::disabled(),
+        Some(url) => {
+            // The URL may hold a password: the parser's message, which may quote it, is not
+            // passed on.
+            let proxy = ProxyConfig::https(url.as_str()).map_err(|_| {
+                FdwError::new(
+                    ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+                    format!(
+                        "option \"https_proxy\" of server \"{}\" is not a usable proxy URL",
+                        settings.server_name
+                    ),
+                )
+                .with_hint(
+                    "A proxy URL looks like http://host:port or http://user:password@host:port.",
+                )
+            })?;
+            match &transport.no_proxy {
+                Some(hosts) => proxy.no_proxy(hosts),
+                None => proxy,
+            }
+        }
+    };
+    Ok(
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(
+            move |connector_settings, components| {
+                let mut builder = Connector::builder().proxy_config(proxy.clone());
+                builder.set_connector_settings(connector_settings.cloned());
+                if let Some(components) = components {
+                    builder.set_sleep_impl(components.sleep_impl());
+                }
+                builder
+                    .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                    .tls_context(tls.clone())
+                    .build()
+            },
+        ),
+    )
+}
+
+/// The PEM certificates of `ca_file`, checked here: the TLS layer panics on one it cannot
+/// parse, and only when it first connects.
+fn ca_certificates(server_name: &str, path: &str) -> FdwResult<Vec<u8>> {
+    let pem = std::fs::read(path).map_err(|e| {
+        FdwError::new(
+            ERRCODE_FDW_ERROR,
+            format!(
+                "could not read option \"ca_file\" of server \"{server_name}\", \"{path}\": {e}"
+            ),
+        )
+    })?;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let certificates: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+    let mut roots = rustls::RootCertStore::empty();
+    let usable = certificates.is_ok_and(|certificates| {
+        !certificates.is_empty() && certificates.into_iter().all(|c| roots.add(c).is_ok())
+    });
+    if !usable {
+        return Err(FdwError::new(
+            ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE,
+            format!(
+                "option \"ca_file\" of server \"{server_name}\", \"{path}\", holds no usable \
+                 PEM certificate"
+            ),
+        )
+        .with_hint("Give a file of one or more -----BEGIN CERTIFICATE----- blocks."));
+    }
+    Ok(pem)
+}
+
+/// The credentials a server's requests are signed with: its keys, or the SDK's default chain,
+/// and then the role assumed with them, if any. Building is async in the SDK but reads
+/// nothing: every source is asked only when a request needs credentials.
+async fn credentials_provider(
+    settings: &ServerSettings,
+    secret: Option<&str>,
+    http: SharedHttpClient,
+) -> SharedCredentialsProvider {
+    let region = Region::new(settings.region.clone());
+    let base = match &settings.credentials {
+        Source::Keys(keys) => static_keys(
+            &keys.access_key_id,
+            secret.unwrap_or_default(),
+            keys.session_token.clone(),
+        ),
+        Source::Aws => {
+            // ProviderConfig::empty reads the process's real environment and files.
+            let conf = ProviderConfig::empty()
+                .with_http_client(http.clone())
+                .with_sleep_impl(TokioSleep::new())
+                .with_time_source(SystemTimeSource::new())
+                .with_region(Some(region.clone()))
+                .with_behavior_version(Some(BehaviorVersion::latest()));
+            let chain = DefaultCredentialsChain::builder()
+                .region(region.clone())
+                .configure(conf)
+                .build()
+                .await;
+            SharedCredentialsProvider::new(Explained {
+                inner: chain,
+                role: None,
+            })
+        }
+    };
+    let Some(role) = &settings.assume_role else {
+        return base;
+    };
+    let mut sts = aws_types::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(region)
+        .http_client(http)
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
+        .retry_config(
+            aws_smithy_types::retry::RetryConfig::standard()
+                .with_max_attempts(settings.limits.max_attempts),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(settings.limits.connect_timeout)
+                .operation_attempt_timeout(settings.limits.request_timeout)
+                .build(),
+        );
+    if let Some(url) = &settings.sts_endpoint_url {
+        sts = sts.endpoint_url(url.clone());
+    }
+    let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(role.session_name.clone())
+        .configure(&sts.build());
+    if let Some(id) = &role.external_id {
+        builder = builder.external_id(id.clone());
+    }
+    let endpoint = settings
+        .sts_endpoint_url
+        .clone()
+        .unwrap_or_else(|| format!("https://sts.{}.amazonaws.com", settings.region));
+    SharedCredentialsProvider::new(Explained {
+        inner: builder.build_from_provider(base).await,
+        role: Some((role.clone(), endpoint)),
     })
 }
 
-fn build(settings: &ServerSettings, secret: &str) -> CognitoClient {
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    build_on(settings, secret, http_client)
+/// Static keys, as the options give them.
+pub(crate) fn static_keys(
+    access_key_id: &str,
+    secret: &str,
+    session_token: Option<String>,
+) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(AwsCredentials::new(
+        access_key_id.to_owned(),
+        secret.to_owned(),
+        session_token,
+        None,
+        "cognito_fdw",
+    ))
+}
+
+/// A credentials provider whose failures say, in words of our own, which source failed: the
+/// SDK's own say "dispatch failure" or quote a whole error chain.
+#[derive(Debug)]
+struct Explained<P> {
+    inner: P,
+    /// The role assumed and the STS endpoint asked; None: the SDK's default chain.
+    role: Option<(AssumeRole, String)>,
+}
+
+impl<P: ProvideCredentials> ProvideCredentials for Explained<P> {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.inner
+                .provide_credentials()
+                .await
+                .map_err(|e| CredentialsError::provider_error(self.failure(&e)))
+        })
+    }
+}
+
+impl<P> Explained<P> {
+    fn failure(&self, err: &CredentialsError) -> CredentialFailure {
+        // A failure of the base credentials under a role is already explained.
+        if let Some(inner) = find_in_chain::<CredentialFailure>(err) {
+            return inner.clone();
+        }
+        let Some((role, endpoint)) = &self.role else {
+            let message = match err {
+                CredentialsError::CredentialsNotLoaded(_) => {
+                    "no AWS credentials found by the AWS SDK's default chain of the PostgreSQL \
+                     server process (environment, shared config and credentials files, web \
+                     identity token, ECS container credentials, EC2 instance metadata)"
+                        .to_owned()
+                }
+                other => format!(
+                    "the AWS SDK's default credential chain of the PostgreSQL server process \
+                     failed: {}",
+                    root_cause(other)
+                ),
+            };
+            return CredentialFailure {
+                message,
+                code: ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            };
+        };
+        type AssumeRoleFailure =
+            SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError, HttpResponse>;
+        match find_in_chain::<AssumeRoleFailure>(err) {
+            Some(SdkError::ServiceError(context)) => CredentialFailure {
+                message: format!(
+                    "STS refused to assume role \"{}\": {}: {}",
+                    role.role_arn,
+                    context.err().code().unwrap_or("no error code"),
+                    context.err().message().unwrap_or("(no message)")
+                ),
+                code: ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+            },
+            _ => CredentialFailure {
+                message: format!(
+                    "could not assume role \"{}\" through STS at {endpoint}: {}",
+                    role.role_arn,
+                    tls_failure(err)
+                        .map(|tls| format!("TLS: {tls}"))
+                        .unwrap_or_else(|| root_cause(err))
+                ),
+                code: ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            },
+        }
+    }
+}
+
+/// Why no credentials could be had, as a message may say it (never with a key in it).
+#[derive(Debug, Clone)]
+pub struct CredentialFailure {
+    pub message: String,
+    pub code: PgSqlErrorCode,
+}
+
+impl std::fmt::Display for CredentialFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl StdError for CredentialFailure {}
+
+/// The first error of type `T` in `err`'s chain, looking inside I/O errors too (the TLS layer
+/// nests its errors there, where `source()` does not lead).
+fn find_in_chain<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(found) = find_in_chain::<T>(inner) {
+                return Some(found);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+/// A TLS failure in the chain (a certificate that does not verify, say), in rustls's words.
+fn tls_failure(err: &(dyn StdError + 'static)) -> Option<String> {
+    find_in_chain::<rustls::Error>(err).map(ToString::to_string)
 }
 
 /// A client that sends its requests through `http_client`: the real one, or in unit tests one
 /// that answers from memory.
 pub(crate) fn build_on(
     settings: &ServerSettings,
-    secret: &str,
+    credentials: SharedCredentialsProvider,
     http_client: SharedHttpClient,
 ) -> CognitoClient {
-    let credentials = AwsCredentials::new(
-        settings.credentials.access_key_id.clone(),
-        secret.to_owned(),
-        settings.credentials.session_token.clone(),
-        None,
-        "cognito_fdw",
-    );
     let mut config = aws_sdk_cognitoidentityprovider::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
         .credentials_provider(credentials)
+        .identity_cache(
+            IdentityCache::lazy()
+                .buffer_time(REFRESH_BEFORE_EXPIRY)
+                .build(),
+        )
         .http_client(http_client)
-        .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
-        .time_source(aws_smithy_async::time::SystemTimeSource::new())
+        .sleep_impl(TokioSleep::new())
+        .time_source(SystemTimeSource::new())
         // One attempt per call: retries are ours (`retry`), one place that knows throttling
         // ("not executed, slow down", bounded by a wait budget) from other transient
         // failures (bounded by max_attempts), and that paces every retry through the shared
@@ -173,6 +494,11 @@ where
         500..=599 => Retry::Transient,
         _ => Retry::Never,
     };
+    // Credentials that could not be had, or a certificate that does not verify, would be the
+    // same on the next attempt (the credential sources retry on their own).
+    if find_in_chain::<CredentialFailure>(err).is_some() || tls_failure(err).is_some() {
+        return Retry::Never;
+    }
     match err {
         SdkError::ServiceError(context) => match context.err().code() {
             Some(code) if THROTTLING_ERRORS.contains(&code) => Retry::Throttled,
@@ -411,6 +737,24 @@ where
         n => format!("{n} attempts"),
     };
     let over = format!("{:.1} s", tried.elapsed.as_secs_f64());
+    if let Some(failure) = find_in_chain::<CredentialFailure>(&err) {
+        return FdwError::new(failure.code, failure.message.clone())
+            .with_detail(format!(
+                "Cognito {operation} {} was not sent: it had no credentials to be signed with.",
+                on_pool(client)
+            ))
+            .with_hint("Check the credentials, role_arn and sts_endpoint_url options of the server and the user mapping.");
+    }
+    if let Some(tls) = tls_failure(&err) {
+        return FdwError::new(
+            ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+            format!("Cognito {operation} request to {endpoint} failed: TLS: {tls}"),
+        )
+        .with_hint(
+            "When the endpoint's certificate comes from a private CA, give that CA's \
+             certificate (PEM) in the server option ca_file.",
+        );
+    }
     let error = match &err {
         SdkError::ServiceError(context) => {
             let e = context.err();
@@ -690,6 +1034,47 @@ mod tests {
         ] {
             assert_eq!(classify(&service_error(code, "")), Retry::Never, "{code}");
         }
+    }
+
+    #[test]
+    fn credential_and_tls_failures_are_explained_and_not_retried() {
+        let failure = CredentialFailure {
+            message: "STS refused to assume role \"arn:aws:iam::123456789012:role/r\": \
+                      AccessDenied: not authorized"
+                .into(),
+            code: ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION,
+        };
+        // As the SDK nests it: the identity cache's error in a dispatch failure.
+        let nested = CredentialsError::provider_error(failure);
+        let err = SdkError::<ListUsersError, HttpResponse>::dispatch_failure(
+            ConnectorError::other(Box::new(nested), None),
+        );
+        assert_eq!(classify(&err), Retry::Never);
+        let e = describe_after(err, 1);
+        assert_eq!(e.code, ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION);
+        assert!(e
+            .message
+            .starts_with("STS refused to assume role \"arn:aws:iam::123456789012:role/r\""));
+        assert!(e.detail.unwrap().contains("was not sent"));
+
+        // rustls's error inside the I/O errors of the TLS layer.
+        let rustls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, rustls),
+        );
+        let err = SdkError::<ListUsersError, HttpResponse>::dispatch_failure(ConnectorError::io(
+            io.into(),
+        ));
+        assert_eq!(classify(&err), Retry::Never);
+        let e = describe_after(err, 1);
+        assert_eq!(e.code, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION);
+        assert_eq!(
+            e.message,
+            "Cognito ListUsers request to http://127.0.0.1:9 failed: TLS: invalid peer \
+             certificate: UnknownIssuer"
+        );
+        assert!(e.hint.unwrap().contains("ca_file"));
     }
 
     #[test]

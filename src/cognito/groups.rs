@@ -154,7 +154,7 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
-    use crate::cognito::client::build_on;
+    use crate::cognito::client::{build_on, static_keys};
     use crate::options::ServerSettings;
 
     /// A server that gives one answer to every request.
@@ -184,7 +184,7 @@ mod tests {
         let settings = ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
         let server = Answers(status, body);
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
-        let client = build_on(&settings, "x", http);
+        let client = build_on(&settings, static_keys("AKIAEXAMPLE", "x", None), http);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -435,7 +435,14 @@ mod tests {
         let sent = Arc::new(Mutex::new(0));
         let server = Answers(status, body, sent.clone());
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
-        (build_on(&settings, "x", http), sent)
+        (
+            build_on(
+                &settings,
+                crate::cognito::client::static_keys("AKIAEXAMPLE", "x", None),
+                http,
+            ),
+            sent,
+        )
     }
 
     fn run<T>(f: impl std::future::Future<Output = T>) -> T {

@@ -180,7 +180,7 @@ mod properties {
     use std::time::Duration;
 
     use super::*;
-    use crate::cognito::client::build_on;
+    use crate::cognito::client::{build_on, static_keys};
     use crate::convert::{prepare, ColumnType, Ready};
     use crate::objects::{Field, Record};
     use crate::options::ServerSettings;
@@ -253,7 +253,7 @@ mod properties {
         options.retain(|(k, _)| named.insert(k.clone()));
         let settings = ServerSettings::resolve("srv", &options, &[]).expect("valid settings");
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
-        let client = build_on(&settings, "x", http);
+        let client = build_on(&settings, static_keys("AKIAEXAMPLE", "x", None), http);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -19,14 +19,20 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     func: *mut pg_sys::AcquireSampleRowsFunc,
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
-    let table = catalog::table((*relation).rd_id, Some(pg_sys::GetUserId())).or_raise();
-    let (Some(settings), Some(secret)) = (&table.settings.server, &table.secret) else {
-        // Asked with a role, `table` resolves both or raises.
+    let user = pg_sys::GetUserId();
+    let table = catalog::table((*relation).rd_id, Some(user)).or_raise();
+    let Some(settings) = &table.settings.server else {
+        // Asked with a role, `table` resolves the server's settings or raises.
         return false;
     };
     let object = catalog::table_object(&table.options).or_raise();
-    let client = client_for(table.server_oid.to_u32(), settings, secret)
-        .for_pool(table.settings.user_pool_id.as_deref());
+    let client = client_for(
+        (table.server_oid.to_u32(), user.to_u32()),
+        settings,
+        table.secret.as_deref(),
+    )
+    .or_raise()
+    .for_pool(table.settings.user_pool_id.as_deref());
     let pool = table.pool_key();
     // A table whose size cannot be learnt (DescribeUserPool denied, say) is skipped with
     // PostgreSQL's own warning rather than failing a database-wide ANALYZE.

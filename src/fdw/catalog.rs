@@ -63,6 +63,9 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
     // PgRelation closes the relcache entry when dropped.
     let relation = unsafe { PgRelation::open(relid) };
     let tupdesc = relation.tuple_desc();
+    let (_, table_options) = foreign_table(relid);
+    let attributes_array =
+        lookup(&table_options, "attributes_format").is_some_and(|f| word(f) == "array");
     let mut columns = Vec::new();
     for (index, attribute) in tupdesc.iter().enumerate() {
         if attribute.is_dropped() {
@@ -92,6 +95,7 @@ pub fn table_columns(relid: pg_sys::Oid) -> Vec<ColumnDef> {
             domain: (type_oid != attribute.atttypid).then_some(attribute.atttypid),
             type_name,
             attribute: lookup(&options, "attribute").map(str::to_owned),
+            attributes_array,
         });
     }
     columns
@@ -135,19 +139,20 @@ fn user_mapping_options(userid: pg_sys::Oid, server_oid: pg_sys::Oid) -> Vec<(St
     }
 }
 
-/// The settings and secret access key of server `server_oid` as `user` reaches it (the
-/// server's options with its user mapping's), for a request outside any scan (IMPORT FOREIGN
-/// SCHEMA reading the pool's schema).
+/// The settings and secret access key (when the credentials are keys) of server `server_oid`
+/// as `user` reaches it (the server's options with its user mapping's), for a request outside
+/// any scan (IMPORT FOREIGN SCHEMA reading the pool's schema).
 pub fn server_connection(
     server_oid: pg_sys::Oid,
     user: pg_sys::Oid,
-) -> FdwResult<(ServerSettings, String)> {
+) -> FdwResult<(ServerSettings, Option<String>)> {
     let (name, server_options) = server(server_oid);
     let mapping = user_mapping_options(user, server_oid);
     let settings = ServerSettings::resolve(&name, &server_options, &mapping)?;
-    let secret = match &settings.credentials.secret {
-        SecretSource::Inline(secret) => secret.clone(),
-        SecretSource::Vault(id) => vault_secret(&name, id)?,
+    let secret = match settings.credentials.secret() {
+        None => None,
+        Some(SecretSource::Inline(secret)) => Some(secret.clone()),
+        Some(SecretSource::Vault(id)) => Some(vault_secret(&name, id)?),
     };
     Ok((settings, secret))
 }
@@ -161,7 +166,8 @@ pub struct Table {
     pub server_options: Vec<(String, String)>,
     /// Server, table and user mapping merged.
     pub settings: TableSettings,
-    /// The secret access key (inline, or read from Vault), when `settings.server` is set.
+    /// The secret access key (inline, or read from Vault), when `settings.server` is set and
+    /// its credentials are keys.
     pub secret: Option<String>,
 }
 
@@ -176,7 +182,11 @@ pub fn table(relid: pg_sys::Oid, as_user: Option<pg_sys::Oid>) -> FdwResult<Tabl
     if settings.user_pool_id.is_none() && table_object(&options)?.pool_scoped() {
         return Err(no_pool(relid, &name));
     }
-    let secret = match settings.server.as_ref().map(|s| &s.credentials.secret) {
+    let secret = match settings
+        .server
+        .as_ref()
+        .and_then(|s| s.credentials.secret())
+    {
         None => None,
         Some(SecretSource::Inline(secret)) => Some(secret.clone()),
         Some(SecretSource::Vault(id)) => Some(vault_secret(&name, id)?),

@@ -42,7 +42,12 @@ fn custom_attributes(
     // SAFETY: reads the current role's id, set for the whole statement.
     let user = unsafe { pg_sys::GetUserId() };
     let (settings, secret) = catalog::server_connection(server_oid, user)?;
-    let client = client_for(server_oid.to_u32(), &settings, &secret).for_pool(Some(pool));
+    let client = client_for(
+        (server_oid.to_u32(), user.to_u32()),
+        &settings,
+        secret.as_deref(),
+    )?
+    .for_pool(Some(pool));
     let rate = ScanSettings::resolve(server_options, &[]).requests_per_second;
     let limiter = Pace::new(&client, rate).category(Category::UserPoolRead);
     match wait(describe(&client, pool, &limiter))?? {

@@ -357,17 +357,23 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     // Under EXPLAIN without ANALYZE no request is sent, and no credentials are read.
     let relid = (*(*node).ss.ss_currentRelation).rd_id;
     let sends = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0;
-    let table = catalog::table(relid, sends.then(|| check_as_user(node))).or_raise();
+    let user = sends.then(|| check_as_user(node));
+    let table = catalog::table(relid, user).or_raise();
     let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
     let fillers = plan
         .columns
         .iter()
         .map(|column| Filler::new(column.clone(), query_cxt))
         .collect();
-    let connection = match (&table.settings.server, &table.secret) {
-        (Some(server), Some(secret)) => Some(Connection {
-            client: client_for(table.server_oid.to_u32(), server, secret)
-                .for_pool(table.settings.user_pool_id.as_deref()),
+    let connection = match (&table.settings.server, user) {
+        (Some(server), Some(user)) => Some(Connection {
+            client: client_for(
+                (table.server_oid.to_u32(), user.to_u32()),
+                server,
+                table.secret.as_deref(),
+            )
+            .or_raise()
+            .for_pool(table.settings.user_pool_id.as_deref()),
             pool: table.pool_key(),
         }),
         _ => None,

@@ -324,6 +324,7 @@ mod tests {
             domain: None,
             type_name: format!("oid {}", oid.to_u32()),
             attribute: None,
+            attributes_array: false,
         }
     }
 
@@ -483,7 +484,11 @@ mod tests {
             pages: std::sync::Arc::new(std::sync::Mutex::new(pages.iter().copied().collect())),
         };
         let http = http_client_fn(move |_, _| SharedHttpConnector::new(server.clone()));
-        let client = crate::cognito::client::build_on(&settings, "x", http);
+        let client = crate::cognito::client::build_on(
+            &settings,
+            crate::cognito::client::static_keys("AKIAEXAMPLE", "x", None),
+            http,
+        );
         let request = ListRequest {
             filters: vec![None],
             filtered_on: None,

@@ -266,6 +266,7 @@ mod tests {
             domain: None,
             type_name: format!("oid {}", oid.to_u32()),
             attribute: None,
+            attributes_array: false,
         }
     }
 

@@ -321,6 +321,8 @@ pub struct ColumnDef {
     pub type_name: String,
     /// The column option `attribute`, if set.
     pub attribute: Option<String>,
+    /// The table's `attributes_format` is `array`.
+    pub attributes_array: bool,
 }
 
 /// What the scan fills a column with, decided at plan time and stored in the plan.
@@ -361,6 +363,8 @@ pub enum Field {
     CreatedAt,
     UpdatedAt,
     AllAttributes,
+    /// The attributes as an array of one-key objects (`attributes_format 'array'`).
+    AttributesArray,
     Attribute(String),
     GroupName,
     Description,

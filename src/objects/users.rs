@@ -248,6 +248,7 @@ fn field_of(column: &ColumnDef) -> Option<(Field, &'static [ColumnType])> {
         "enabled" => (Field::Enabled, FLAG),
         "created_at" => (Field::CreatedAt, TIME),
         "updated_at" => (Field::UpdatedAt, TIME),
+        "attributes" if column.attributes_array => (Field::AttributesArray, DOCUMENT),
         "attributes" => (Field::AllAttributes, DOCUMENT),
         "email_verified" | "phone_number_verified" => (Field::Attribute(name.into()), FLAG),
         _ if STANDARD_ATTRIBUTES.contains(&name) => (Field::Attribute(name.into()), TEXT),
@@ -301,6 +302,7 @@ fn describe(field: &Field) -> String {
         Field::CreatedAt => "creation time".into(),
         Field::UpdatedAt => "last modification time".into(),
         Field::AllAttributes => "attributes object".into(),
+        Field::AttributesArray => "attributes array".into(),
         Field::Attribute(a) => format!("attribute \"{a}\""),
         // Fields of the other objects.
         _ => "field of another object".into(),
@@ -322,7 +324,7 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     let mut wanted = vec![ALWAYS_SET.to_owned()];
     for column in columns {
         match &column.field {
-            Field::AllAttributes => return None,
+            Field::AllAttributes | Field::AttributesArray => return None,
             // Duplicates go with the sort below.
             Field::Attribute(name) if name == ALWAYS_SET || Some(name.as_str()) == filtered_on => {
                 wanted.push(name.clone())
@@ -362,6 +364,14 @@ impl Record for User {
                     .collect();
                 Value::Json(serde_json::Value::Object(map))
             }
+            // The hosted wrapper's shape, for queries written against it: Cognito's
+            // AttributeType list, each as {"name": "value"}, in Cognito's order.
+            Field::AttributesArray => Value::Json(serde_json::Value::Array(
+                self.attributes
+                    .iter()
+                    .map(|(k, v)| serde_json::json!({ k.as_str(): v }))
+                    .collect(),
+            )),
             Field::Attribute(name) => self
                 .attributes
                 .iter()
@@ -388,7 +398,32 @@ mod tests {
             domain: None,
             type_name: format!("oid {}", oid.to_u32()),
             attribute: attribute.map(Into::into),
+            attributes_array: false,
         }
+    }
+
+    #[test]
+    fn attributes_array_is_the_hosted_wrappers_shape() {
+        let mut column = col("attributes", pg_sys::JSONBOID, None);
+        column.attributes_array = true;
+        let plan = plan_column(&column).unwrap();
+        assert_eq!(plan.field, Field::AttributesArray);
+        assert_eq!(attributes_to_get(&[plan], None), None);
+        let user = User {
+            username: "u".into(),
+            status: None,
+            enabled: true,
+            created: None,
+            modified: None,
+            attributes: vec![
+                ("sub".into(), "0b1c".into()),
+                ("email".into(), "u@x".into()),
+            ],
+        };
+        assert_eq!(
+            user.value(&Field::AttributesArray),
+            Value::Json(serde_json::json!([{"sub": "0b1c"}, {"email": "u@x"}]))
+        );
     }
 
     #[test]

@@ -12,6 +12,15 @@ pub enum Kind {
     Secret,
     /// An http:// or https:// URL.
     Url,
+    /// An http:// or https:// URL that may carry a user name and password: checked like `Url`
+    /// but, like a secret, never echoed.
+    ProxyUrl,
+    /// An absolute file path on the database server.
+    Path,
+    /// An IAM role's ARN: `arn:<partition>:iam::<account>:role/<name>`.
+    RoleArn,
+    /// An STS role session name: 2 to 64 of letters, digits and `_+=,.@-`.
+    SessionName,
     /// A whole number in a range.
     Int { min: i64, max: i64 },
     /// The name of a Cognito object this wrapper knows.
@@ -75,6 +84,42 @@ pub const OPTIONS: &[OptionSpec] = &[
         doc: "Session token for temporary credentials.",
     },
     OptionSpec {
+        name: "credentials",
+        places: CREDENTIAL_PLACES,
+        kind: Kind::Choice(&["options", "aws"]),
+        required: false,
+        default: Some("options"),
+        doc: "Where the base credentials come from: `options` (the key options or Vault, \
+              nothing else is read) or `aws` (the AWS SDK's default chain as the PostgreSQL \
+              server process sees it: environment, shared config and credentials files, web \
+              identity, ECS, EC2 instance metadata; only a superuser may set it).",
+    },
+    OptionSpec {
+        name: "role_arn",
+        places: CREDENTIAL_PLACES,
+        kind: Kind::RoleArn,
+        required: false,
+        default: None,
+        doc: "IAM role to assume through STS with the base credentials; a user mapping's wins \
+              over the server's.",
+    },
+    OptionSpec {
+        name: "external_id",
+        places: CREDENTIAL_PLACES,
+        kind: Kind::Secret,
+        required: false,
+        default: None,
+        doc: "External id for assuming `role_arn` (in the same place as `role_arn`).",
+    },
+    OptionSpec {
+        name: "role_session_name",
+        places: CREDENTIAL_PLACES,
+        kind: Kind::SessionName,
+        required: false,
+        default: Some("cognito_fdw"),
+        doc: "Session name for assuming `role_arn` (in the same place as `role_arn`).",
+    },
+    OptionSpec {
         name: "region",
         places: &[Place::Server],
         kind: Kind::Region,
@@ -99,6 +144,43 @@ pub const OPTIONS: &[OptionSpec] = &[
         required: false,
         default: None,
         doc: "Another endpoint than AWS's own: an emulator or a VPC endpoint.",
+    },
+    OptionSpec {
+        name: "sts_endpoint_url",
+        places: &[Place::Server],
+        kind: Kind::Url,
+        required: false,
+        default: None,
+        doc: "Where `role_arn` is assumed: by default `endpoint_url` when that is set, else \
+              the region's STS endpoint.",
+    },
+    OptionSpec {
+        name: "ca_file",
+        places: &[Place::Server],
+        kind: Kind::Path,
+        required: false,
+        default: None,
+        doc: "PEM file of CA certificates trusted besides the system's, for an https:// \
+              endpoint with a private CA (absolute path on the database server; only a \
+              superuser may set it).",
+    },
+    OptionSpec {
+        name: "https_proxy",
+        places: &[Place::Server],
+        kind: Kind::ProxyUrl,
+        required: false,
+        default: None,
+        doc: "HTTP proxy (`http://[user:password@]host:port`) through which https:// requests \
+              tunnel (CONNECT); its user name and password are never shown.",
+    },
+    OptionSpec {
+        name: "no_proxy",
+        places: &[Place::Server],
+        kind: Kind::Text,
+        required: false,
+        default: None,
+        doc: "Hosts reached without `https_proxy`: comma-separated names, `.domain` suffixes, \
+              IP addresses or CIDR ranges.",
     },
     OptionSpec {
         name: "connect_timeout_ms",
@@ -211,6 +293,15 @@ pub const OPTIONS: &[OptionSpec] = &[
         default: Some("false"),
         doc: "Add to the imported `users` table a column per custom attribute of the server's \
               pool, typed by the attribute's type (one DescribeUserPool request).",
+    },
+    OptionSpec {
+        name: "attributes_format",
+        places: &[Place::Table],
+        kind: Kind::Choice(&["object", "array"]),
+        required: false,
+        default: Some("object"),
+        doc: "Shape of the `attributes` column of `users`: `object` (`{\"email\": \"...\"}`) \
+              or `array` (`[{\"email\": \"...\"}, ...]`, the hosted wrapper's shape).",
     },
     OptionSpec {
         name: "attribute",

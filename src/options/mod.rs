@@ -14,10 +14,12 @@ mod declare;
 mod settings;
 mod validate;
 
-pub use credentials::{Credentials, SecretSource};
+pub use credentials::{AssumeRole, Credentials, SecretSource, Source};
 pub use declare::{markdown_table, Kind, OptionSpec, OPTIONS};
-pub use settings::{use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings};
-pub use validate::{pool_region, validate, warning};
+pub use settings::{
+    use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings, Transport,
+};
+pub use validate::{check_privileges, pool_region, validate, warning};
 
 /// Where an option may be written: the catalog the validator is called for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +105,7 @@ pub(crate) mod tests {
             err.hint.as_deref(),
             Some(
                 "Valid options for a foreign table are: user_pool_id, pushdown, parallel_scan, \
-                 max_concurrent_requests, requests_per_second, object"
+                 max_concurrent_requests, requests_per_second, object, attributes_format"
             )
         );
         // A server option in the wrong place is unknown there.
@@ -456,6 +458,16 @@ pub(crate) mod tests {
         assert!(warning(Place::Server, &vault).is_none());
         let mapping = opts(&[("aws_access_key_id", "AK"), ("aws_secret_access_key", "s")]);
         assert!(warning(Place::UserMapping, &mapping).is_none());
+        // A proxy's password is a secret in the same place.
+        let proxy = server(&[("https_proxy", "http://u:TOPSECRET@127.0.0.1:3128")]);
+        let w = warning(Place::Server, &proxy).expect("a warning");
+        let text = format!("{} {:?} {:?}", w.message, w.detail, w.hint);
+        assert!(
+            text.contains("https_proxy") && !text.contains("TOPSECRET"),
+            "{text}"
+        );
+        let plain = server(&[("https_proxy", "http://127.0.0.1:3128/a@b")]);
+        assert!(warning(Place::Server, &plain).is_none());
     }
 
     /// Options stored before this validator existed are checked when used.
@@ -503,17 +515,195 @@ pub(crate) mod tests {
             ("aws_access_key_id", "MAPKEY"),
             ("api_key_id", "vault-name"),
         ]);
+        let keys = |s: &ServerSettings| match &s.credentials {
+            Source::Keys(keys) => keys.clone(),
+            Source::Aws => panic!("keys expected"),
+        };
         let s = ServerSettings::resolve("srv", &srv, &map).unwrap();
-        assert_eq!(s.credentials.access_key_id, "MAPKEY");
-        assert!(s.credentials.secret == SecretSource::Vault("vault-name".into()));
+        assert_eq!(keys(&s).access_key_id, "MAPKEY");
+        assert!(keys(&s).secret == SecretSource::Vault("vault-name".into()));
         assert_eq!(
             s.limits.to_string(),
             "connect_timeout_ms 5000, request_timeout_ms 30000, max_attempts 5, max_backoff_ms 2000"
         );
         let s = ServerSettings::resolve("srv", &srv, &[]).unwrap();
-        assert_eq!(s.credentials.access_key_id, "SERVERKEY");
+        assert_eq!(keys(&s).access_key_id, "SERVERKEY");
         let err = ServerSettings::resolve("srv", &server(&[]), &[]).unwrap_err();
         assert!(err.message.contains("no AWS credentials"));
+    }
+
+    #[test]
+    fn credentials_aws_takes_no_keys_and_needs_a_superuser() {
+        let aws = server(&[("credentials", "AWS")]);
+        assert!(validate(Place::Server, &aws).is_ok());
+        let err = check_privileges(Place::Server, &aws, false).unwrap_err();
+        assert_eq!(err.code, ERRCODE_INSUFFICIENT_PRIVILEGE);
+        assert_eq!(
+            err.message,
+            "only a superuser may set option \"credentials\" to 'aws'"
+        );
+        assert!(check_privileges(Place::Server, &aws, true).is_ok());
+        let mapping = opts(&[("credentials", "aws")]);
+        assert!(check_privileges(Place::UserMapping, &mapping, false).is_err());
+        let plain = server(&[("credentials", "options")]);
+        assert!(check_privileges(Place::Server, &plain, false).is_ok());
+        let ca = server(&[("ca_file", "/etc/ssl/private-ca.pem")]);
+        assert_eq!(
+            check_privileges(Place::Server, &ca, false)
+                .unwrap_err()
+                .code,
+            ERRCODE_INSUFFICIENT_PRIVILEGE
+        );
+        let with_keys = server(&[
+            ("credentials", "aws"),
+            ("aws_access_key_id", "AK"),
+            ("aws_secret_access_key", "TOPSECRET"),
+        ]);
+        let err = validate(Place::Server, &with_keys).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"aws_access_key_id\" cannot be used with credentials 'aws'"
+        );
+        assert!(!format!("{err:?}").contains("TOPSECRET"));
+        let err = validate(Place::Server, &server(&[("credentials", "env")])).unwrap_err();
+        assert!(
+            err.message.contains("one of options, aws"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn sources_and_roles_resolve_mapping_first() {
+        let aws = server(&[
+            ("credentials", "aws"),
+            ("role_arn", "arn:aws:iam::123456789012:role/server"),
+        ]);
+        let s = ServerSettings::resolve("srv", &aws, &[]).unwrap();
+        assert_eq!(s.credentials, Source::Aws);
+        let role = s.assume_role.unwrap();
+        assert_eq!(role.role_arn, "arn:aws:iam::123456789012:role/server");
+        assert_eq!(role.session_name, "cognito_fdw");
+        // A mapping with keys of its own wins, and may name its own role.
+        let keys = opts(&[
+            ("aws_access_key_id", "MAPKEY"),
+            ("aws_secret_access_key", "s"),
+            ("role_arn", "arn:aws:iam::123456789012:role/mine"),
+            ("external_id", "TOPSECRET"),
+            ("role_session_name", "alice@example"),
+        ]);
+        let s = ServerSettings::resolve("srv", &aws, &keys).unwrap();
+        assert!(matches!(&s.credentials, Source::Keys(k) if k.access_key_id == "MAPKEY"));
+        let role = s.assume_role.clone().unwrap();
+        assert_eq!(role.role_arn, "arn:aws:iam::123456789012:role/mine");
+        assert_eq!(role.external_id.as_deref(), Some("TOPSECRET"));
+        assert_eq!(role.session_name, "alice@example");
+        assert!(!format!("{s:?}").contains("TOPSECRET"));
+        // A mapping may not assume a role with credentials it was only lent.
+        let borrowed = opts(&[("role_arn", "arn:aws:iam::123456789012:role/other")]);
+        let err = ServerSettings::resolve("srv", &aws, &borrowed).unwrap_err();
+        assert_eq!(err.code, ERRCODE_INSUFFICIENT_PRIVILEGE);
+        let own = opts(&[
+            ("credentials", "aws"),
+            ("role_arn", "arn:aws:iam::123456789012:role/other"),
+        ]);
+        let s = ServerSettings::resolve("srv", &aws, &own).unwrap();
+        assert_eq!(
+            s.assume_role.unwrap().role_arn,
+            "arn:aws:iam::123456789012:role/other"
+        );
+        // A mapping's credentials 'options' takes the server's keys, never the chain.
+        let err =
+            ServerSettings::resolve("srv", &aws, &opts(&[("credentials", "options")])).unwrap_err();
+        assert!(
+            err.message.contains("no AWS credentials"),
+            "{}",
+            err.message
+        );
+        // STS: its own endpoint, else endpoint_url, else the region's (None).
+        let at = |extra: &[(&str, &str)]| {
+            let mut o = server(&[("credentials", "aws")]);
+            o.extend(opts(extra));
+            ServerSettings::resolve("srv", &o, &[])
+                .unwrap()
+                .sts_endpoint_url
+        };
+        assert_eq!(at(&[]), None);
+        assert_eq!(
+            at(&[("endpoint_url", "http://e")]).as_deref(),
+            Some("http://e")
+        );
+        assert_eq!(
+            at(&[
+                ("endpoint_url", "http://e"),
+                ("sts_endpoint_url", "http://s")
+            ])
+            .as_deref(),
+            Some("http://s")
+        );
+    }
+
+    #[test]
+    fn role_and_transport_options_have_their_shapes() {
+        let err = validate(Place::UserMapping, &opts(&[("external_id", "x")])).unwrap_err();
+        assert_eq!(
+            err.message,
+            "option \"external_id\" needs option \"role_arn\" in the same place"
+        );
+        for bad in [
+            "arn:aws:iam::123:role/x",
+            "role/x",
+            "arn:aws:iam::123456789012:user/x",
+        ] {
+            let err = validate(Place::UserMapping, &opts(&[("role_arn", bad)])).unwrap_err();
+            assert!(err.message.contains("not an IAM role ARN"), "{bad}");
+        }
+        assert!(validate(
+            Place::UserMapping,
+            &opts(&[("role_arn", "arn:aws-cn:iam::123456789012:role/path/name")])
+        )
+        .is_ok());
+        let session = |name: &str| {
+            validate(
+                Place::Server,
+                &server(&[
+                    ("role_arn", "arn:aws:iam::123456789012:role/x"),
+                    ("role_session_name", name),
+                ]),
+            )
+        };
+        assert!(session("db_1.reader@x").is_ok());
+        assert!(session("a").is_err() && session("has space").is_err());
+        for bad in [
+            "ftp://proxy",
+            "http://",
+            "proxy:3128",
+            "http://user:TOPSECRET@",
+        ] {
+            let err = validate(Place::Server, &server(&[("https_proxy", bad)])).unwrap_err();
+            assert_eq!(
+                err.message,
+                "option \"https_proxy\" must be an http:// or https:// URL with a host"
+            );
+            assert!(!format!("{err:?}").contains("TOPSECRET"));
+        }
+        assert!(validate(
+            Place::Server,
+            &server(&[("https_proxy", "http://user:p%40ss@127.0.0.1:3128")])
+        )
+        .is_ok());
+        let err = validate(Place::Server, &server(&[("ca_file", "ca.pem")])).unwrap_err();
+        assert!(err.message.contains("absolute path"), "{}", err.message);
+        let s = ServerSettings::resolve(
+            "srv",
+            &server(&[
+                ("credentials", "aws"),
+                ("https_proxy", "http://u:TOPSECRET@127.0.0.1:1"),
+            ]),
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("TOPSECRET"));
     }
 
     #[test]

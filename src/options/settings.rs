@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use pgrx::PgSqlErrorCode::*;
 
-use super::credentials::{self, Credentials};
+use super::credentials::{self, AssumeRole, Source};
 use super::declare::{spec, Kind};
 use super::validate::pool_in_region;
 use super::{lookup, parse_bool, validate, word, Place};
@@ -21,7 +21,34 @@ pub struct ServerSettings {
     pub user_pool_id: Option<String>,
     pub endpoint_url: Option<String>,
     pub limits: Limits,
-    pub credentials: Credentials,
+    /// The base credentials.
+    pub credentials: Source,
+    /// The role assumed with them, if any.
+    pub assume_role: Option<AssumeRole>,
+    /// Where STS is asked: `sts_endpoint_url`, else `endpoint_url`, else None (the region's).
+    pub sts_endpoint_url: Option<String>,
+    pub transport: Transport,
+}
+
+/// How connections are made: trusted certificates and a proxy.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Transport {
+    /// A PEM file of CA certificates trusted besides the system's.
+    pub ca_file: Option<String>,
+    /// `https_proxy`, which may hold a password.
+    pub https_proxy: Option<String>,
+    pub no_proxy: Option<String>,
+}
+
+// The proxy URL may hold a password.
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("ca_file", &self.ca_file)
+            .field("https_proxy", &self.https_proxy.as_ref().map(|_| "<set>"))
+            .field("no_proxy", &self.no_proxy)
+            .finish()
+    }
 }
 
 /// How long one request may take, and how often it is tried.
@@ -95,7 +122,8 @@ impl ServerSettings {
                 )
             })
         };
-        let credentials = credentials::resolve(server_name, server, mapping)?;
+        let (credentials, assume_role) = credentials::resolve(server_name, server, mapping)?;
+        let owned = |name: &str| lookup(server, name).map(str::to_owned);
         Ok(ServerSettings {
             server_name: server_name.to_owned(),
             region: required("region")?,
@@ -108,6 +136,13 @@ impl ServerSettings {
                 max_backoff: millis(server, "max_backoff_ms"),
             },
             credentials,
+            assume_role,
+            sts_endpoint_url: owned("sts_endpoint_url").or_else(|| owned("endpoint_url")),
+            transport: Transport {
+                ca_file: owned("ca_file"),
+                https_proxy: owned("https_proxy"),
+                no_proxy: owned("no_proxy"),
+            },
         })
     }
 }

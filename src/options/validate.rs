@@ -63,22 +63,42 @@ pub fn validate(place: Place, options: &[(String, String)]) -> FdwResult<()> {
 
 /// The warning a server with an inline secret gets: every role can read `pg_foreign_server`.
 /// The secret is still accepted, as the documented statements (and existing servers) use it.
+/// A proxy URL with a password is the same kind of secret in the same place.
 pub fn warning(place: Place, options: &[(String, String)]) -> Option<FdwError> {
-    if place != Place::Server || lookup(options, "aws_secret_access_key").is_none() {
+    if place != Place::Server {
         return None;
     }
-    Some(
+    if lookup(options, "aws_secret_access_key").is_some() {
+        return Some(
+            FdwError::new(
+                ERRCODE_WARNING,
+                "option \"aws_secret_access_key\" on a server is readable by every role",
+            )
+            .with_detail("Server options are shown to every role in pg_foreign_server.")
+            .with_hint(
+                "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
+                 (aws_access_key_id '...', aws_secret_access_key '...')), which only its role \
+                 and superusers can read, or keep the secret in Vault and name it with \
+                 api_key_id.",
+            ),
+        );
+    }
+    let proxy_password = lookup(options, "https_proxy")
+        .and_then(url_authority)
+        .is_some_and(|authority| authority.contains('@'));
+    proxy_password.then(|| {
         FdwError::new(
             ERRCODE_WARNING,
-            "option \"aws_secret_access_key\" on a server is readable by every role",
+            "option \"https_proxy\" on a server is readable by every role",
         )
-        .with_detail("Server options are shown to every role in pg_foreign_server.")
+        .with_detail(
+            "Server options are shown to every role in pg_foreign_server, and this proxy URL \
+             carries a user name and password.",
+        )
         .with_hint(
-            "Put the credentials in a user mapping (CREATE USER MAPPING ... OPTIONS \
-             (aws_access_key_id '...', aws_secret_access_key '...')), which only its role and \
-             superusers can read, or keep the secret in Vault and name it with api_key_id.",
-        ),
-    )
+            "Prefer a proxy that admits the database server by its address, without a password.",
+        )
+    })
 }
 
 /// Option values reach HTTP headers, host names and messages; a control character would break
@@ -119,6 +139,35 @@ pub(super) fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
                 ))),
             }
         }
+        // A proxy URL may hold a password: checked like an endpoint, but never echoed.
+        Kind::ProxyUrl => match url_authority(value).and_then(|a| a.rsplit('@').next()) {
+            Some(host) if !host.is_empty() => Ok(()),
+            _ => Err(bad(format!(
+                "option \"{name}\" must be an http:// or https:// URL with a host"
+            ))),
+        },
+        Kind::Path => match value.starts_with('/') {
+            true => Ok(()),
+            false => Err(bad(format!(
+                "option \"{name}\" must be an absolute path, not \"{value}\""
+            ))),
+        },
+        Kind::RoleArn => match is_role_arn(value) {
+            true => Ok(()),
+            false => Err(bad(format!(
+                "option \"{name}\" is not an IAM role ARN: \"{value}\""
+            ))
+            .with_hint("A role ARN looks like arn:aws:iam::123456789012:role/cognito-reader.")),
+        },
+        Kind::SessionName => {
+            let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
+            match (2..=64).contains(&value.len()) && value.chars().all(allowed) {
+                true => Ok(()),
+                false => Err(bad(format!(
+                    "option \"{name}\" must be 2 to 64 letters, digits or _+=,.@-, not \"{value}\""
+                ))),
+            }
+        }
         Kind::Int { min, max } => match value.trim().parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(()),
             _ => Err(bad(format!(
@@ -145,6 +194,63 @@ pub(super) fn check_value(spec: &OptionSpec, value: &str) -> FdwResult<()> {
         },
         Kind::Attribute => check_attribute(value),
     }
+}
+
+/// The authority (`[user:password@]host[:port]`) of an http:// or https:// URL without white
+/// space, if `value` is one.
+fn url_authority(value: &str) -> Option<&str> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"))?;
+    if value.chars().any(char::is_whitespace) {
+        return None;
+    }
+    Some(rest.split(['/', '?', '#']).next().unwrap_or_default())
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path and name>`.
+fn is_role_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(parts.as_slice(), ["arn", partition, "iam", "", account, resource]
+        if !partition.is_empty()
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && resource.strip_prefix("role/").is_some_and(|name| !name.is_empty()))
+}
+
+/// Options only a superuser may set: `credentials 'aws'` signs with the database server's own
+/// AWS identity, which belongs to the database, not to whoever creates a server or mapping;
+/// `ca_file` makes the server process read a file of its choosing.
+pub fn check_privileges(
+    place: Place,
+    options: &[(String, String)],
+    superuser: bool,
+) -> FdwResult<()> {
+    if superuser || !matches!(place, Place::Server | Place::UserMapping) {
+        return Ok(());
+    }
+    let denied = |what: &str, hint: &str| {
+        Err(FdwError::new(
+            ERRCODE_INSUFFICIENT_PRIVILEGE,
+            format!("only a superuser may set {what}"),
+        )
+        .with_hint(hint.to_owned()))
+    };
+    if lookup(options, "credentials").is_some_and(|v| word(v) == "aws") {
+        return denied(
+            "option \"credentials\" to 'aws'",
+            "With 'aws' requests are signed with the credentials of the PostgreSQL server \
+             process (its environment, files, instance or task role). Give keys in a user \
+             mapping instead, or ask a superuser.",
+        );
+    }
+    if lookup(options, "ca_file").is_some() {
+        return denied(
+            "option \"ca_file\"",
+            "The file is read by the PostgreSQL server process. Ask a superuser.",
+        );
+    }
+    Ok(())
 }
 
 /// The attribute names that need no prefix: the standard ones a column may be named after,
