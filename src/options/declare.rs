@@ -283,7 +283,8 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: Kind::Object,
         required: true,
         default: None,
-        doc: "The Cognito object the table reads: `users`.",
+        doc: "The Cognito object the table reads: `users`, `groups`, `group_members`, \
+              `app_clients`, `identity_providers` or `user_pools`.",
     },
     OptionSpec {
         name: "custom_attribute_columns",

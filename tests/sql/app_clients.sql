@@ -2,14 +2,8 @@
 -- only ids and names; any other column adds one DescribeUserPoolClient per client. A client
 -- id is looked up with DescribeUserPoolClient, one request per id. PostgreSQL still checks
 -- every condition. No column ever holds a client's secret.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
-create server cognito_server foreign data wrapper cognito_wrapper
-  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
-           user_pool_id :'main_pool', endpoint_url :'endpoint');
+\ir fixtures/wrapper.sql
+\ir fixtures/main_server.sql
 create schema imported;
 import foreign schema cognito limit to (app_clients) from server cognito_server into imported;
 \d imported.app_clients

@@ -1,10 +1,6 @@
 -- attributes_format: the attributes column as an object (the default) or, for queries written
 -- for the hosted wrapper, as its array of one-key objects. sub is random, so it is left out.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 create server demo foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
            user_pool_id :'demo_pool', endpoint_url :'endpoint', use_remote_estimate 'false');

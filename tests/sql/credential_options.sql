@@ -1,10 +1,6 @@
 -- The validator on credential sources, roles, TLS and proxies: each mistake refused with its
 -- SQLSTATE, no secret (key, external id, proxy password) ever echoed.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 
 -- credentials: 'options' or 'aws', in any case; 'aws' takes no key options
 create server s foreign data wrapper cognito_wrapper

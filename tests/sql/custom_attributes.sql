@@ -1,11 +1,7 @@
 -- IMPORT FOREIGN SCHEMA ... OPTIONS (custom_attribute_columns 'true') reads the server's pool's
 -- schema (one DescribeUserPool) and adds to users one column per custom attribute, typed by
 -- the attribute's type, after the seven documented ones.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 create server custom_server foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
            user_pool_id :'custom_pool', endpoint_url :'endpoint');

@@ -3,14 +3,8 @@
 -- provider_details add one DescribeIdentityProvider per provider. A provider name is looked
 -- up with DescribeIdentityProvider, one request per name. PostgreSQL still checks every
 -- condition. No column ever holds a secret of a provider's details.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
-create server cognito_server foreign data wrapper cognito_wrapper
-  options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
-           user_pool_id :'main_pool', endpoint_url :'endpoint');
+\ir fixtures/wrapper.sql
+\ir fixtures/main_server.sql
 create schema imported;
 import foreign schema cognito limit to (identity_providers) from server cognito_server into imported;
 \d imported.identity_providers

@@ -1,11 +1,7 @@
 -- user_pool_id may sit on the server or on the table (the table wins): one server, one set of
 -- credentials and one region, reads several pools. A table that reads a pool with no pool
 -- named anywhere is refused before any request.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 -- no pool on the server
 create server regional foreign data wrapper cognito_wrapper
   options (region :'region', endpoint_url :'endpoint');

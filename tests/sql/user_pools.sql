@@ -2,11 +2,7 @@
 -- name, status and times; any other column costs one DescribeUserPool per pool, asked only
 -- when the query reads one. An id is looked up with DescribeUserPool. No pool is named: the
 -- server below has none.
-\set SHOW_CONTEXT never
-create schema if not exists extensions;
-create extension if not exists wrappers with schema extensions;
-set search_path = public, extensions;
-create foreign data wrapper cognito_wrapper handler cognito_fdw_handler validator cognito_fdw_validator;
+\ir fixtures/wrapper.sql
 create server cognito_region foreign data wrapper cognito_wrapper
   options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x', region :'region',
            endpoint_url :'endpoint');
