@@ -13,6 +13,9 @@ use crate::cognito::estimate;
 use crate::cognito::runtime::wait;
 use crate::error::OrRaise;
 
+/// # Safety
+/// Called only by ANALYZE, as the FdwRoutine's AnalyzeForeignTable callback, with the open
+/// relation and out-parameters valid for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn analyze_foreign_table(
     relation: pg_sys::Relation,
@@ -53,6 +56,9 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     true
 }
 
+/// # Safety
+/// Called only by ANALYZE, as the AcquireSampleRowsFunc analyze_foreign_table returned, with
+/// the open relation and out-parameters valid for the duration of the call.
 #[pg_guard]
 unsafe extern "C-unwind" fn pool_size_as_sample(
     relation: pg_sys::Relation,

@@ -72,6 +72,9 @@ fn quote(name: &str) -> String {
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL, as the FdwRoutine's ImportForeignSchema callback, with the
+/// parsed statement valid for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn import_foreign_schema(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,

@@ -91,6 +91,10 @@ unsafe fn plan_for(
 
 /// Decide the remote plan and estimate rows; a column the wrapper cannot fill is an error
 /// here, before any request.
+///
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignRelSize callback, with
+/// its live PlannerInfo and the foreign table's base rel for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     root: *mut pg_sys::PlannerInfo,
@@ -150,6 +154,9 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignPaths callback, with its
+/// live PlannerInfo and the base rel get_foreign_rel_size filled, for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_paths(
     root: *mut pg_sys::PlannerInfo,
@@ -251,6 +258,10 @@ unsafe fn foreignscan_path(
 }
 
 /// Does this equivalence member stand for the column `arg` points to?
+///
+/// # Safety
+/// Called only by generate_implied_equalities_for_column, as add_lookup_join_paths asks it
+/// to, with a live EquivalenceMember and `arg` the Var built there.
 unsafe extern "C-unwind" fn member_is_column(
     _root: *mut pg_sys::PlannerInfo,
     _rel: *mut pg_sys::RelOptInfo,
@@ -406,6 +417,9 @@ unsafe fn add_lookup_join_path(
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignPlan callback, with its
+/// live PlannerInfo, base rel, target list and scan clauses for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_plan(
     root: *mut pg_sys::PlannerInfo,

@@ -368,6 +368,9 @@ unsafe fn check_as_user(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's BeginForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
@@ -428,6 +431,9 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     unsafe { (*node).fdw_state = StateCell::install(query_cxt, state).cast() };
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's IterateForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
@@ -519,6 +525,9 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     unsafe { pg_sys::ExecStoreVirtualTuple(slot) }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's ReScanForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     // SAFETY: PostgreSQL passes the executor's live ForeignScanState of one of our scans for
@@ -537,12 +546,18 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's EndForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     // SAFETY: as in `state`; nothing holds a reference to the state across this call.
     unsafe { StateCell::<ScanState>::release((*node).fdw_state.cast()) };
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's ExplainForeignScan callback, with
+/// the live ForeignScanState and ExplainState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
