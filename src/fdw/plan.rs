@@ -70,14 +70,14 @@ unsafe fn plan_for(
     // A LIMIT of a query on this table alone bounds what is read from it, unless the rows
     // are sorted first (PostgreSQL keeps limit_tuples for a bounded sort): then every row
     // must be read anyway, at full speed.
-    // SAFETY: `root` is the planner's live PlannerInfo (caller's contract); all_baserels is
-    // its bitmapset of base rels, which bms_num_members only reads.
+    // SAFETY: `root` is the planner's live PlannerInfo (caller's contract).
     let limit = unsafe { (*root).limit_tuples };
-    plan.limited = limit > 0.0
-        && unsafe {
-            // SAFETY: as above.
-            (*root).sort_pathkeys.is_null() && pg_sys::bms_num_members((*root).all_baserels) == 1
-        };
+    // SAFETY: as above; all_baserels is its bitmapset of base rels, which bms_num_members
+    // only reads.
+    let alone = || unsafe {
+        (*root).sort_pathkeys.is_null() && pg_sys::bms_num_members((*root).all_baserels) == 1
+    };
+    plan.limited = limit > 0.0 && alone();
     let every_condition_pushed = found.unrecognised == 0 && found.conditions.len() <= 1;
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
         plan.page_size = (limit.ceil() as i32).clamp(1, object.max_page_size());
@@ -217,9 +217,8 @@ unsafe fn foreignscan_path(
     total: f64,
     required_outer: *mut pg_sys::Bitmapset,
 ) -> *mut pg_sys::ForeignPath {
-    // SAFETY: the arguments are the planner's own; NIL lists mean "no pathkeys, no outer
-    // path, no private data".
-    // (caller's contract).
+    // SAFETY: the arguments are the planner's own (caller's contract); NIL lists mean "no
+    // pathkeys, no outer path, no private data".
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
     let path = unsafe {
         pg_sys::create_foreignscan_path(

@@ -202,7 +202,13 @@ impl Reader<'_> {
             (field, strip(args.get_ptr(1)?))
         };
         // SAFETY: `array` is NULL or a node of the planner's tree, which is_a accepts.
-        let values = if unsafe { is_a(array, pg_sys::NodeTag::T_Const) } {
+        let (is_const, is_array) = unsafe {
+            (
+                is_a(array, pg_sys::NodeTag::T_Const),
+                is_a(array, pg_sys::NodeTag::T_ArrayExpr),
+            )
+        };
+        let values = if is_const {
             let array = array.cast::<pg_sys::Const>();
             // SAFETY: `array` is a Const (checked by is_a); of type text[] (checked here) its
             // Datum is a text array, or it is null.
@@ -214,8 +220,7 @@ impl Reader<'_> {
                     Vec::<Option<String>>::from_datum((*array).constvalue, (*array).constisnull)?;
                 items.into_iter().map(Operand::Const).collect()
             }
-        // SAFETY: as above.
-        } else if unsafe { is_a(array, pg_sys::NodeTag::T_ArrayExpr) } {
+        } else if is_array {
             // SAFETY: `array` is an ArrayExpr (checked by is_a), whose elements are a List of
             // expression nodes of the same tree, which `operand` requires.
             unsafe {
