@@ -5,6 +5,8 @@
 //! `cognito` for pages of items, which `convert` turns into Datums. `options` holds every
 //! option and the credentials; `error` the one error type.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use pgrx::prelude::*;
 
 pub mod cognito;

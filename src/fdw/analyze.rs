@@ -13,14 +13,19 @@ use crate::cognito::estimate;
 use crate::cognito::runtime::wait;
 use crate::error::OrRaise;
 
+/// # Safety
+/// Called only by ANALYZE, as the FdwRoutine's AnalyzeForeignTable callback, with the open
+/// relation and out-parameters valid for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn analyze_foreign_table(
     relation: pg_sys::Relation,
     func: *mut pg_sys::AcquireSampleRowsFunc,
     totalpages: *mut pg_sys::BlockNumber,
 ) -> bool {
-    let user = pg_sys::GetUserId();
-    let table = catalog::table((*relation).rd_id, Some(user)).or_raise();
+    // SAFETY: GetUserId reads the current role, set for the whole statement; `relation` is the
+    // open relation ANALYZE passes for the duration of this callback.
+    let (user, relid) = unsafe { (pg_sys::GetUserId(), (*relation).rd_id) };
+    let table = catalog::table(relid, Some(user)).or_raise();
     let Some(settings) = &table.settings.server else {
         // Asked with a role, `table` resolves the server's settings or raises.
         return false;
@@ -42,11 +47,18 @@ pub unsafe extern "C-unwind" fn analyze_foreign_table(
     {
         return false;
     }
-    *func = Some(pool_size_as_sample);
-    *totalpages = 1;
+    // SAFETY: `func` and `totalpages` point to ANALYZE's locals, which it passes for us to
+    // fill during this callback.
+    unsafe {
+        *func = Some(pool_size_as_sample);
+        *totalpages = 1;
+    }
     true
 }
 
+/// # Safety
+/// Called only by ANALYZE, as the AcquireSampleRowsFunc analyze_foreign_table returned, with
+/// the open relation and out-parameters valid for the duration of the call.
 #[pg_guard]
 unsafe extern "C-unwind" fn pool_size_as_sample(
     relation: pg_sys::Relation,
@@ -56,10 +68,17 @@ unsafe extern "C-unwind" fn pool_size_as_sample(
     totalrows: *mut f64,
     totaldeadrows: *mut f64,
 ) -> std::ffi::c_int {
-    let table = catalog::table((*relation).rd_id, None).or_raise();
+    // SAFETY: `relation` is the open relation ANALYZE passes for the duration of this callback.
+    let relid = unsafe { (*relation).rd_id };
+    let table = catalog::table(relid, None).or_raise();
     let object = catalog::table_object(&table.options).or_raise();
     let pool = table.pool_key();
-    *totalrows = object.known_rows(&pool).unwrap_or(0) as f64;
-    *totaldeadrows = 0.0;
+    let rows = object.known_rows(&pool).unwrap_or(0) as f64;
+    // SAFETY: `totalrows` and `totaldeadrows` point to acquire_sample_rows' out-parameters,
+    // valid for the duration of this callback.
+    unsafe {
+        *totalrows = rows;
+        *totaldeadrows = 0.0;
+    }
     0
 }

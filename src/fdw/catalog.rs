@@ -16,17 +16,21 @@ use crate::options::{lookup, word, SecretSource, ServerSettings, TableSettings};
 /// # Safety
 /// `list` must be NIL or a valid List of DefElem nodes.
 pub unsafe fn options_of(list: *mut pg_sys::List) -> Vec<(String, String)> {
-    let list = PgList::<pg_sys::DefElem>::from_pg(list);
+    // SAFETY: the caller guarantees `list` is NIL or a valid List of DefElem.
+    let list = unsafe { PgList::<pg_sys::DefElem>::from_pg(list) };
     list.iter_ptr()
         .map(|def| {
-            // SAFETY: catalog options are DefElems with a name and a string value.
-            let name = CStr::from_ptr((*def).defname)
-                .to_string_lossy()
-                .into_owned();
-            let value = CStr::from_ptr(pg_sys::defGetString(def))
-                .to_string_lossy()
-                .into_owned();
-            (name, value)
+            // SAFETY: catalog options are DefElems with a name and a string value; both
+            // strings live in the list's memory context and are copied out here.
+            unsafe {
+                let name = CStr::from_ptr((*def).defname)
+                    .to_string_lossy()
+                    .into_owned();
+                let value = CStr::from_ptr(pg_sys::defGetString(def))
+                    .to_string_lossy()
+                    .into_owned();
+                (name, value)
+            }
         })
         .collect()
 }

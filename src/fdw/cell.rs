@@ -72,6 +72,10 @@ impl<T> StateCell<T> {
 
 /// Runs when the context's memory goes away, also on error or cancel, or from `release`.
 /// Must never raise: PostgreSQL may be in the middle of aborting.
+///
+/// # Safety
+/// Called only as the memory context callback `install` registers, or by `release`, with
+/// `arg` a live `StateCell<T>` made by `install`.
 unsafe extern "C-unwind" fn release_cell<T>(arg: *mut c_void) {
     let cell = arg.cast::<StateCell<T>>();
     // SAFETY: arg is a StateCell<T> registered by `install`, which lives in the context being

@@ -17,7 +17,8 @@ pub unsafe fn read_by_query(
     baserel: *mut pg_sys::RelOptInfo,
     local_quals: *mut pg_sys::List,
 ) -> Option<Vec<usize>> {
-    let relid = (*baserel).relid;
+    // SAFETY: the caller passes the planner's live base rel of this scan.
+    let relid = unsafe { (*baserel).relid };
     let mut attrs: *mut pg_sys::Bitmapset = std::ptr::null_mut();
     // SAFETY: both are planner expression trees of this rel, which pull_varattnos only
     // reads; the bitmapset is palloc'd in the planner's context.
@@ -48,6 +49,8 @@ pub unsafe fn read_by_query(
     Some(read)
 }
 
+/// # Safety
+/// `node` is NULL or a valid expression tree (or List of them) of the current planning call.
 unsafe fn pull_varattnos(
     node: *mut pg_sys::Node,
     relid: pg_sys::Index,

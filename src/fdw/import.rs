@@ -72,32 +72,37 @@ fn quote(name: &str) -> String {
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL, as the FdwRoutine's ImportForeignSchema callback, with the
+/// parsed statement valid for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn import_foreign_schema(
     stmt: *mut pg_sys::ImportForeignSchemaStmt,
     server_oid: pg_sys::Oid,
 ) -> *mut pg_sys::List {
     // Ignoring a misspelt option would hide the mistake: they are validated as any other.
-    // SAFETY: the statement's options are a List of DefElem, as for any OPTIONS clause.
-    let options = catalog::options_of((*stmt).options);
+    // SAFETY: PostgreSQL passes the parsed IMPORT FOREIGN SCHEMA statement for the duration of
+    // this callback; its options are a List of DefElem, as for any OPTIONS clause.
+    let options = unsafe { catalog::options_of((*stmt).options) };
     validate(Place::Import, &options).or_raise();
     let custom = lookup(&options, "custom_attribute_columns")
         .and_then(parse_bool)
         .unwrap_or(false);
     let (server_name, server_options) = catalog::server(server_oid);
-    // SAFETY: quote_identifier returns its argument or a palloc'd quoted copy.
-    let quoted_server = CStr::from_ptr(pg_sys::quote_identifier(server_name.as_pg_cstr()))
-        .to_string_lossy()
-        .into_owned();
+    let quoted_server = quote(&server_name);
 
-    let listed: Vec<String> = PgList::<pg_sys::RangeVar>::from_pg((*stmt).table_list)
-        .iter_ptr()
-        // SAFETY: table_list holds the RangeVars of LIMIT TO / EXCEPT.
-        .map(|rv| CStr::from_ptr((*rv).relname).to_string_lossy().into_owned())
-        .collect();
+    // SAFETY: `stmt` is valid for this callback (as above); table_list is NIL or the List of
+    // RangeVars of LIMIT TO / EXCEPT, each with a relname.
+    let (listed, list_type): (Vec<String>, _) = unsafe {
+        let listed = PgList::<pg_sys::RangeVar>::from_pg((*stmt).table_list)
+            .iter_ptr()
+            .map(|rv| CStr::from_ptr((*rv).relname).to_string_lossy().into_owned())
+            .collect();
+        (listed, (*stmt).list_type)
+    };
     let wanted = |name: &str| {
         let named = listed.iter().any(|t| t == name);
-        match (*stmt).list_type {
+        match list_type {
             pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_LIMIT_TO => named,
             pg_sys::ImportForeignSchemaType::FDW_IMPORT_SCHEMA_EXCEPT => !named,
             _ => true,

@@ -59,7 +59,10 @@ impl Default for FdwRoutine {
 // function returns to PostgreSQL.
 unsafe impl BoxRet for FdwRoutine {
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
-        fcinfo.return_raw_datum(pg_sys::Datum::from(self.0))
+        // SAFETY: `self.0` is the FdwRoutine node `new` palloc'd in the calling function's
+        // memory context, so it outlives the call; the handler's return is a pointer Datum,
+        // never SQL null.
+        unsafe { fcinfo.return_raw_datum(pg_sys::Datum::from(self.0)) }
     }
 }
 

@@ -44,6 +44,10 @@ struct Planned {
 }
 
 /// The plan for one scan of `relid` under `clauses`.
+///
+/// # Safety
+/// `root` and `baserel` are the planner's live PlannerInfo and base rel of foreign table
+/// `relid`; `clauses` is a List of RestrictInfo of that rel.
 unsafe fn plan_for(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -57,17 +61,23 @@ unsafe fn plan_for(
     let columns = object.plan_columns(&catalog::table_columns(relid))?;
     let settings = &table.settings.scan;
     let mut plan = RemotePlan::new(object, columns, settings.pushdown);
-    let found = quals::find(clauses, (*baserel).relid, &plan.columns);
+    // SAFETY: `baserel` is the planner's live base rel and `clauses` a List of its
+    // RestrictInfo, valid during planning (caller's contract), which is what `find` requires.
+    let found = unsafe { quals::find(clauses, (*baserel).relid, &plan.columns) };
     if settings.pushdown {
         plan.candidates = pushdown::rank(object, &found.conditions);
     }
     // A LIMIT of a query on this table alone bounds what is read from it, unless the rows
     // are sorted first (PostgreSQL keeps limit_tuples for a bounded sort): then every row
     // must be read anyway, at full speed.
-    let limit = (*root).limit_tuples;
-    plan.limited = limit > 0.0
-        && (*root).sort_pathkeys.is_null()
-        && pg_sys::bms_num_members((*root).all_baserels) == 1;
+    // SAFETY: `root` is the planner's live PlannerInfo (caller's contract).
+    let limit = unsafe { (*root).limit_tuples };
+    // SAFETY: as above; all_baserels is its bitmapset of base rels, which bms_num_members
+    // only reads.
+    let alone = || unsafe {
+        (*root).sort_pathkeys.is_null() && pg_sys::bms_num_members((*root).all_baserels) == 1
+    };
+    plan.limited = limit > 0.0 && alone();
     let every_condition_pushed = found.unrecognised == 0 && found.conditions.len() <= 1;
     if plan.limited && every_condition_pushed && plan.candidates.len() == found.conditions.len() {
         plan.page_size = (limit.ceil() as i32).clamp(1, object.max_page_size());
@@ -81,19 +91,27 @@ unsafe fn plan_for(
 
 /// Decide the remote plan and estimate rows; a column the wrapper cannot fill is an error
 /// here, before any request.
+///
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignRelSize callback, with
+/// its live PlannerInfo and the foreign table's base rel for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_rel_size(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     foreigntableid: pg_sys::Oid,
 ) {
+    // SAFETY: PostgreSQL passes its live PlannerInfo and the foreign table's base rel for the
+    // duration of this callback; baserestrictinfo is that rel's List of RestrictInfo.
     let Planned { plan, table, .. } =
-        plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo).or_raise();
+        unsafe { plan_for(root, baserel, foreigntableid, (*baserel).baserestrictinfo) }.or_raise();
     // What this backend last learnt of the table's size (the object says from what), else
     // what ANALYZE recorded, else the object's guess on the safe side. Planning never asks
     // Cognito: a plain EXPLAIN or PREPARE must not wait on the network, nor fail when it is
     // down.
-    let analyzed = ((*baserel).tuples >= 0.0).then_some((*baserel).tuples);
+    // SAFETY: `baserel` is the planner's live base rel, for the duration of this callback.
+    let tuples = unsafe { (*baserel).tuples };
+    let analyzed = (tuples >= 0.0).then_some(tuples);
     let pool = table
         .settings
         .use_remote_estimate
@@ -104,7 +122,8 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
         .unwrap_or_else(|| plan.object.assumed_rows());
     // The relation's size, as postgres_fdw sets it for a table never analyzed: the paths'
     // costs below read it.
-    (*baserel).tuples = pool;
+    // SAFETY: as above; the planner expects this callback to set the rel's size.
+    unsafe { (*baserel).tuples = pool };
     let rows = match plan.candidates.first() {
         // A lookup by a unique key finds one record per value; others about as many as
         // their selectivity says.
@@ -112,43 +131,60 @@ pub unsafe extern "C-unwind" fn get_foreign_rel_size(
             best.values.len() as f64 * best.selectivity.rows_per_value()
         }
         _ => {
-            let selectivity = pg_sys::clauselist_selectivity(
-                root,
-                (*baserel).baserestrictinfo,
-                0,
-                pg_sys::JoinType::JOIN_INNER,
-                std::ptr::null_mut(),
-            );
+            // SAFETY: the planner's own PlannerInfo and the rel's restriction clauses, valid
+            // during this callback; varRelid 0 and a NULL SpecialJoinInfo are what a base rel's
+            // restrictions take (as set_baserel_size_estimates passes them).
+            let selectivity = unsafe {
+                pg_sys::clauselist_selectivity(
+                    root,
+                    (*baserel).baserestrictinfo,
+                    0,
+                    pg_sys::JoinType::JOIN_INNER,
+                    std::ptr::null_mut(),
+                )
+            };
             pool * selectivity
         }
     };
-    (*baserel).rows = rows.max(1.0);
-    (*baserel).fdw_private = plan.to_fdw_private().cast();
+    // SAFETY: `baserel` is the planner's live base rel; fdw_private is ours to set, and the List
+    // is palloc'd in the planner's memory context, which outlives the rel.
+    unsafe {
+        (*baserel).rows = rows.max(1.0);
+        (*baserel).fdw_private = plan.to_fdw_private().cast();
+    }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignPaths callback, with its
+/// live PlannerInfo and the base rel get_foreign_rel_size filled, for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_paths(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
     _foreigntableid: pg_sys::Oid,
 ) {
-    let plan = RemotePlan::from_fdw_private((*baserel).fdw_private.cast()).or_raise();
-    let rows = (*baserel).rows;
-    let (requests, fetched) = listing_cost(&plan, (*baserel).tuples, rows);
+    // SAFETY: PostgreSQL passes the live base rel for the duration of this callback; its
+    // fdw_private was set by get_foreign_rel_size from `to_fdw_private`.
+    let (plan, rows, tuples, lateral_relids) = unsafe {
+        (
+            RemotePlan::from_fdw_private((*baserel).fdw_private.cast()).or_raise(),
+            (*baserel).rows,
+            (*baserel).tuples,
+            (*baserel).lateral_relids,
+        )
+    };
+    let (requests, fetched) = listing_cost(&plan, tuples, rows);
     let request_cost = plan.object.request_cost();
     let startup = request_cost;
     let total = requests * request_cost + fetched * ROW_COST;
     // A table referenced laterally can only be scanned below the rels it refers to.
-    let path = foreignscan_path(
-        root,
-        baserel,
-        rows,
-        startup,
-        total,
-        (*baserel).lateral_relids,
-    );
-    pg_sys::add_path(baserel, path.cast());
-    add_lookup_join_paths(root, baserel, &plan);
+    // SAFETY: `root` and `baserel` are the planner's own, live during this callback; the path
+    // is a new ForeignPath of this rel, which add_path takes over.
+    unsafe {
+        let path = foreignscan_path(root, baserel, rows, startup, total, lateral_relids);
+        pg_sys::add_path(baserel, path.cast());
+        add_lookup_join_paths(root, baserel, &plan);
+    }
 }
 
 /// Requests and records fetched by an unparameterized scan of a table of `pool` records that
@@ -169,6 +205,10 @@ fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
 }
 
 /// Create a foreign scan path, the same way on every PostgreSQL version.
+///
+/// # Safety
+/// `root` and `baserel` are the planner's live PlannerInfo and base rel; `required_outer` is
+/// NULL or a bitmapset of rels of that query.
 unsafe fn foreignscan_path(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -177,41 +217,50 @@ unsafe fn foreignscan_path(
     total: f64,
     required_outer: *mut pg_sys::Bitmapset,
 ) -> *mut pg_sys::ForeignPath {
-    // SAFETY: the arguments are the planner's own; NIL lists mean "no pathkeys, no outer
-    // path, no private data".
+    // SAFETY: the arguments are the planner's own (caller's contract); NIL lists mean "no
+    // pathkeys, no outer path, no private data".
     #[cfg(any(feature = "pg13", feature = "pg14", feature = "pg15", feature = "pg16"))]
-    let path = pg_sys::create_foreignscan_path(
-        root,
-        baserel,
-        std::ptr::null_mut(),
-        rows,
-        startup,
-        total,
-        std::ptr::null_mut(),
-        required_outer,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    );
+    let path = unsafe {
+        pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            std::ptr::null_mut(),
+            rows,
+            startup,
+            total,
+            std::ptr::null_mut(),
+            required_outer,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
+    // SAFETY: as above.
     #[cfg(any(feature = "pg17", feature = "pg18"))]
-    let path = pg_sys::create_foreignscan_path(
-        root,
-        baserel,
-        std::ptr::null_mut(),
-        rows,
-        #[cfg(feature = "pg18")]
-        0,
-        startup,
-        total,
-        std::ptr::null_mut(),
-        required_outer,
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-    );
+    let path = unsafe {
+        pg_sys::create_foreignscan_path(
+            root,
+            baserel,
+            std::ptr::null_mut(),
+            rows,
+            #[cfg(feature = "pg18")]
+            0,
+            startup,
+            total,
+            std::ptr::null_mut(),
+            required_outer,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
+    };
     path
 }
 
 /// Does this equivalence member stand for the column `arg` points to?
+///
+/// # Safety
+/// Called only by generate_implied_equalities_for_column, as add_lookup_join_paths asks it
+/// to, with a live EquivalenceMember and `arg` the Var built there.
 unsafe extern "C-unwind" fn member_is_column(
     _root: *mut pg_sys::PlannerInfo,
     _rel: *mut pg_sys::RelOptInfo,
@@ -219,26 +268,35 @@ unsafe extern "C-unwind" fn member_is_column(
     em: *mut pg_sys::EquivalenceMember,
     arg: *mut std::ffi::c_void,
 ) -> bool {
-    // SAFETY: arg is the Var built in add_lookup_join_paths; em_expr is a planner expression.
-    let (wanted, mut expr) = (
-        arg.cast::<pg_sys::Var>(),
-        (*em).em_expr.cast::<pg_sys::Node>(),
-    );
-    while !expr.is_null() && (*expr).type_ == pg_sys::NodeTag::T_RelabelType {
-        expr = (*expr.cast::<pg_sys::RelabelType>()).arg.cast();
+    // SAFETY: generate_implied_equalities_for_column calls this with a live member of an
+    // equivalence class, whose em_expr is a planner expression, and with `arg` the Var built in
+    // add_lookup_join_paths, palloc'd in the planner's context. Each node read is non-null
+    // and its tag checked before it is read as a RelabelType or a Var.
+    unsafe {
+        let (wanted, mut expr) = (
+            arg.cast::<pg_sys::Var>(),
+            (*em).em_expr.cast::<pg_sys::Node>(),
+        );
+        while !expr.is_null() && (*expr).type_ == pg_sys::NodeTag::T_RelabelType {
+            expr = (*expr.cast::<pg_sys::RelabelType>()).arg.cast();
+        }
+        if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Var {
+            return false;
+        }
+        let var = expr.cast::<pg_sys::Var>();
+        (*var).varno == (*wanted).varno
+            && (*var).varattno == (*wanted).varattno
+            && (*var).varlevelsup == 0
     }
-    if expr.is_null() || (*expr).type_ != pg_sys::NodeTag::T_Var {
-        return false;
-    }
-    let var = expr.cast::<pg_sys::Var>();
-    (*var).varno == (*wanted).varno
-        && (*var).varattno == (*wanted).varattno
-        && (*var).varlevelsup == 0
 }
 
 /// For a join such as `users.username = names.name`, a path that looks each outer row up
 /// with one filtered request instead of listing everything: parameterized by the outer rel, as
 /// postgres_fdw does. The planner takes it only where its cost says it is cheaper.
+///
+/// # Safety
+/// `root` and `baserel` are the planner's live PlannerInfo and base rel, during
+/// GetForeignPaths.
 unsafe fn add_lookup_join_paths(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -254,36 +312,50 @@ unsafe fn add_lookup_join_paths(
         if !lookup || column.ty != crate::convert::ColumnType::Text {
             continue;
         }
-        let var = pg_sys::makeVar(
-            (*baserel).relid as _,
-            (column.index + 1) as _,
-            pg_sys::TEXTOID,
-            -1,
-            pg_sys::InvalidOid,
-            0,
-        );
-        let clauses = pg_sys::generate_implied_equalities_for_column(
-            root,
-            baserel,
-            Some(member_is_column),
-            var.cast(),
-            (*baserel).lateral_referencers,
-        );
-        for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
-            add_lookup_join_path(root, baserel, plan, rinfo);
+        // SAFETY: `root` and `baserel` are the planner's own, live during GetForeignPaths
+        // (caller's contract); makeVar pallocs a Var of this rel in the planner's context,
+        // which member_is_column reads as its `arg` while the call runs; the result is a List
+        // of RestrictInfo, each one what `add_lookup_join_path` takes.
+        unsafe {
+            let var = pg_sys::makeVar(
+                (*baserel).relid as _,
+                (column.index + 1) as _,
+                pg_sys::TEXTOID,
+                -1,
+                pg_sys::InvalidOid,
+                0,
+            );
+            let clauses = pg_sys::generate_implied_equalities_for_column(
+                root,
+                baserel,
+                Some(member_is_column),
+                var.cast(),
+                (*baserel).lateral_referencers,
+            );
+            for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg(clauses).iter_ptr() {
+                add_lookup_join_path(root, baserel, plan, rinfo);
+            }
         }
     }
     // ...and the others, an outer join's among them (`groups left join group_members using
     // (group_name)`), where the clause may be checked at this scan, as postgres_fdw does.
-    for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo).iter_ptr() {
-        if pg_sys::join_clause_is_movable_to(rinfo, baserel) {
-            add_lookup_join_path(root, baserel, plan, rinfo);
+    // SAFETY: joininfo is the live rel's List of RestrictInfo (join clauses), valid during
+    // planning; each is what join_clause_is_movable_to and `add_lookup_join_path` take.
+    unsafe {
+        for rinfo in PgList::<pg_sys::RestrictInfo>::from_pg((*baserel).joininfo).iter_ptr() {
+            if pg_sys::join_clause_is_movable_to(rinfo, baserel) {
+                add_lookup_join_path(root, baserel, plan, rinfo);
+            }
         }
     }
 }
 
 /// A path that looks each outer row up through the join clause `rinfo`, when the scan can
 /// send it as a lookup.
+///
+/// # Safety
+/// `root` and `baserel` are the planner's live PlannerInfo and base rel, during
+/// GetForeignPaths; `rinfo` a RestrictInfo of a clause of that rel.
 unsafe fn add_lookup_join_path(
     root: *mut pg_sys::PlannerInfo,
     baserel: *mut pg_sys::RelOptInfo,
@@ -293,8 +365,12 @@ unsafe fn add_lookup_join_path(
     // The planner may equate the column with any expression (`lower(n.name)`); offer the
     // lookup only where the scan can send the clause, else every outer row would list
     // everything.
-    let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
-    let found = quals::find(single, (*baserel).relid, &plan.columns);
+    // SAFETY: lappend to NIL pallocs a new one-element List in the planner's context; it
+    // holds the caller's RestrictInfo of this live rel, which is what `find` requires.
+    let found = unsafe {
+        let single = pg_sys::lappend(std::ptr::null_mut(), rinfo.cast());
+        quals::find(single, (*baserel).relid, &plan.columns)
+    };
     let Some(lookup) = pushdown::rank(plan.object, &found.conditions)
         .into_iter()
         .next()
@@ -302,14 +378,19 @@ unsafe fn add_lookup_join_path(
     else {
         return;
     };
-    let outer = pg_sys::bms_union(
-        pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
-        (*baserel).lateral_relids,
-    );
+    // SAFETY: the bitmapsets are the live RestrictInfo's and rel's, which bms_difference and
+    // bms_union only read; the result is palloc'd in the planner's context.
+    let outer = unsafe {
+        pg_sys::bms_union(
+            pg_sys::bms_difference((*rinfo).clause_relids, (*baserel).relids),
+            (*baserel).lateral_relids,
+        )
+    };
     // bms_is_empty is a function up to PostgreSQL 15 and a macro (`a == NULL`) from 16, when
     // empty sets became always NULL; bms_num_members is a function on every version and
     // counts zero for both a NULL and an all-zero set.
-    if pg_sys::bms_num_members(outer) == 0 {
+    // SAFETY: `outer` is the bitmapset just built (or NULL), which bms_num_members only reads.
+    if unsafe { pg_sys::bms_num_members(outer) } == 0 {
         return;
     }
     // Each outer row's value costs its own requests: a page per page size of its records.
@@ -317,19 +398,27 @@ unsafe fn add_lookup_join_path(
     let requests = (rows / f64::from(plan.object.max_page_size()))
         .ceil()
         .max(1.0);
-    // Also registers the clause as this path's parameterization.
-    pg_sys::get_baserel_parampathinfo(root, baserel, outer);
-    let path = foreignscan_path(
-        root,
-        baserel,
-        rows,
-        plan.object.request_cost(),
-        requests * plan.object.request_cost() + rows * ROW_COST,
-        outer,
-    );
-    pg_sys::add_path(baserel, path.cast());
+    // SAFETY: `root` and `baserel` are the planner's own, live during GetForeignPaths
+    // (caller's contract), and `outer` a non-empty set of other rels of the query; the path is
+    // a new ForeignPath of this rel, which add_path takes over.
+    unsafe {
+        // Also registers the clause as this path's parameterization.
+        pg_sys::get_baserel_parampathinfo(root, baserel, outer);
+        let path = foreignscan_path(
+            root,
+            baserel,
+            rows,
+            plan.object.request_cost(),
+            requests * plan.object.request_cost() + rows * ROW_COST,
+            outer,
+        );
+        pg_sys::add_path(baserel, path.cast());
+    }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's planner, as the FdwRoutine's GetForeignPlan callback, with its
+/// live PlannerInfo, base rel, target list and scan clauses for the duration of the call.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn get_foreign_plan(
     root: *mut pg_sys::PlannerInfo,
@@ -343,28 +432,38 @@ pub unsafe extern "C-unwind" fn get_foreign_plan(
     // Planned again, with the join clauses of a parameterized path among the conditions, to
     // collect the parameter expressions in the order the plan names them. Outer columns among
     // them become executor parameters once PostgreSQL has placed the scan in its nested loop.
+    // SAFETY: PostgreSQL passes its live PlannerInfo and the foreign table's base rel for the
+    // duration of this callback; scan_clauses is a List of that rel's RestrictInfo.
     let Planned {
         mut plan, params, ..
-    } = plan_for(root, baserel, foreigntableid, scan_clauses).or_raise();
+    } = unsafe { plan_for(root, baserel, foreigntableid, scan_clauses) }.or_raise();
     let mut fdw_exprs = PgList::<pg_sys::Expr>::new();
     for param in params {
         fdw_exprs.push(param);
     }
     // Every condition, pushed or not, is also checked by PostgreSQL on the rows returned.
-    let local_quals = pg_sys::extract_actual_clauses(scan_clauses, false);
-    if let Some(read) = super::columns::read_by_query(baserel, local_quals) {
+    // SAFETY: scan_clauses is the List of RestrictInfo PostgreSQL passes; the result is a new
+    // List of their bare clauses, palloc'd in the planner's context, which is what
+    // read_by_query takes with the live base rel.
+    let local_quals = unsafe { pg_sys::extract_actual_clauses(scan_clauses, false) };
+    // SAFETY: as above.
+    if let Some(read) = unsafe { super::columns::read_by_query(baserel, local_quals) } {
         plan.columns.retain(|column| read.contains(&column.index));
     }
-    pg_sys::make_foreignscan(
-        tlist,
-        local_quals,
-        (*baserel).relid,
-        fdw_exprs.into_pg(),
-        plan.to_fdw_private(),
-        std::ptr::null_mut(),
-        std::ptr::null_mut(),
-        outer_plan,
-    )
+    // SAFETY: the target list, clauses and outer plan are PostgreSQL's own for this callback;
+    // the two private Lists are palloc'd in the planner's context, as the plan node is.
+    unsafe {
+        pg_sys::make_foreignscan(
+            tlist,
+            local_quals,
+            (*baserel).relid,
+            fdw_exprs.into_pg(),
+            plan.to_fdw_private(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            outer_plan,
+        )
+    }
 }
 
 #[cfg(test)]

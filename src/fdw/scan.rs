@@ -193,6 +193,11 @@ impl Remote {
 }
 
 /// The value of an operand: a constant of the plan, or a parameter evaluated now.
+///
+/// # Safety
+/// `params` is the List of ExprStates that ExecInitExprList made of the plan's fdw_exprs
+/// (each of type text or varchar, as `quals` only keeps those), and `econtext` the scan
+/// node's live expression context.
 unsafe fn evaluate(
     operand: &Operand,
     params: *mut pg_sys::List,
@@ -201,26 +206,37 @@ unsafe fn evaluate(
     match operand {
         Operand::Const(value) => value.clone(),
         Operand::Param(n) => {
-            let states = pgrx::PgList::<pg_sys::ExprState>::from_pg(params);
+            // SAFETY: `params` is the executor's List of ExprState (caller's contract).
+            let states = unsafe { pgrx::PgList::<pg_sys::ExprState>::from_pg(params) };
             let state = states.get_ptr(*n)?;
-            let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
-            let mut isnull = false;
-            // SAFETY: ExecEvalExpr is an inline call of the state's own evaluation function.
-            let datum =
-                (*state).evalfunc.expect("initialised ExprState")(state, econtext, &mut isnull);
-            let value = (!isnull).then(|| {
-                CStr::from_ptr(pg_sys::text_to_cstring(datum.cast_mut_ptr()))
-                    .to_string_lossy()
-                    .into_owned()
-            });
-            pg_sys::MemoryContextSwitchTo(old);
-            value
+            // SAFETY: `econtext` is the node's live expression context (caller's contract);
+            // the per-tuple context is switched to for the evaluation and switched back below.
+            // ExecEvalExpr is an inline call of the state's own evaluation function, set by
+            // ExecInitExprList; a non-null result is a text Datum (the parameter's type is
+            // text or varchar), which text_to_cstring copies into a palloc'd C string.
+            unsafe {
+                let old = pg_sys::MemoryContextSwitchTo((*econtext).ecxt_per_tuple_memory);
+                let mut isnull = false;
+                let datum =
+                    (*state).evalfunc.expect("initialised ExprState")(state, econtext, &mut isnull);
+                let value = (!isnull).then(|| {
+                    CStr::from_ptr(pg_sys::text_to_cstring(datum.cast_mut_ptr()))
+                        .to_string_lossy()
+                        .into_owned()
+                });
+                pg_sys::MemoryContextSwitchTo(old);
+                value
+            }
         }
     }
 }
 
 /// Ask `request::decide` what to ask Cognito for this run of the scan (parameters may have
 /// changed since the last), and open the listing it says.
+///
+/// # Safety
+/// `econtext` is the scan node's live expression context and `state.params` the node's
+/// parameter ExprStates, as `evaluate` requires.
 unsafe fn open(
     state: &ScanState,
     connection: &Connection,
@@ -229,7 +245,7 @@ unsafe fn open(
     let (plan, settings) = (&state.plan, &state.settings.scan);
     let client = &connection.client;
     // SAFETY: DataDir is set at process start and is a NUL-terminated path from then on.
-    let data_dir = CStr::from_ptr(pg_sys::DataDir)
+    let data_dir = unsafe { CStr::from_ptr(pg_sys::DataDir) }
         .to_string_lossy()
         .into_owned();
     rate::attach(std::path::Path::new(&data_dir));
@@ -316,18 +332,28 @@ async fn first_page_and_size(
 }
 
 /// This scan's state, or None once released (or under EXPLAIN of a scan never begun).
+///
+/// # Safety
+/// `node` is the executor's live ForeignScanState of one of our scans, and no other reference
+/// to its state is alive while the result is used.
 unsafe fn state<'a>(node: *mut pg_sys::ForeignScanState) -> Option<&'a mut ScanState> {
     // SAFETY: fdw_state is NULL or the cell begin_foreign_scan installed for a ScanState in
     // the query context, which outlives the node's callbacks.
-    StateCell::<ScanState>::get((*node).fdw_state.cast())
+    unsafe { StateCell::<ScanState>::get((*node).fdw_state.cast()) }
 }
 
 /// The role whose user mapping applies: the view owner for a view, else the current user.
+///
+/// # Safety
+/// `node` is the executor's live ForeignScanState, whose plan is a ForeignScan.
 unsafe fn check_as_user(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
+    // SAFETY: `node` is live and its plan a ForeignScan (caller's contract).
     #[cfg(any(feature = "pg16", feature = "pg17", feature = "pg18"))]
-    let user = (*(*node).ss.ps.plan.cast::<pg_sys::ForeignScan>()).checkAsUser;
+    let user = unsafe { (*(*node).ss.ps.plan.cast::<pg_sys::ForeignScan>()).checkAsUser };
+    // SAFETY: `node` is live and its plan a ForeignScan (caller's contract); its EState's
+    // range table is a List of RangeTblEntry, where scanrelid (1-based) is this scan's.
     #[cfg(not(any(feature = "pg16", feature = "pg17", feature = "pg18")))]
-    let user = {
+    let user = unsafe {
         let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
         let estate = (*node).ss.ps.state;
         let rtes = pgrx::PgList::<pg_sys::RangeTblEntry>::from_pg((*estate).es_range_table);
@@ -335,35 +361,53 @@ unsafe fn check_as_user(node: *mut pg_sys::ForeignScanState) -> pg_sys::Oid {
             .map_or(pg_sys::InvalidOid, |rte| (*rte).checkAsUser)
     };
     if user == pg_sys::InvalidOid {
-        pg_sys::GetUserId()
+        // SAFETY: reads the current role's id, set for the whole statement.
+        unsafe { pg_sys::GetUserId() }
     } else {
         user
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's BeginForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn begin_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
     eflags: c_int,
 ) {
-    let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
-    let plan = RemotePlan::from_fdw_private((*scan).fdw_private).or_raise();
-    let params = pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast());
+    // SAFETY: PostgreSQL passes the executor's live ForeignScanState for the duration of this
+    // callback; its plan is the ForeignScan get_foreign_plan made, whose fdw_private came from
+    // `to_fdw_private` and whose fdw_exprs are expressions ExecInitExprList can initialise
+    // for this node (the states are allocated in the current, per-query, context).
+    let (plan, params) = unsafe {
+        let scan = (*node).ss.ps.plan.cast::<pg_sys::ForeignScan>();
+        let plan = RemotePlan::from_fdw_private((*scan).fdw_private).or_raise();
+        (
+            plan,
+            pg_sys::ExecInitExprList((*scan).fdw_exprs, node.cast()),
+        )
+    };
     // Every option that shapes execution is read here, once, when the query starts: the
     // listing's options and the client's come from the same read of the catalog, so a scan
     // never mixes two versions of its server, and EXPLAIN reports what this run used.
     // (PostgreSQL replans a cached statement after ALTER SERVER or ALTER FOREIGN TABLE, so
     // only `pushdown`, which shapes the plan, is taken from the planner.)
     // Under EXPLAIN without ANALYZE no request is sent, and no credentials are read.
-    let relid = (*(*node).ss.ss_currentRelation).rd_id;
+    // SAFETY: the live node (as above) has its relation open and its EState set.
+    let relid = unsafe { (*(*node).ss.ss_currentRelation).rd_id };
     let sends = eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0;
-    let user = sends.then(|| check_as_user(node));
+    // SAFETY: the live node of a ForeignScan plan (as above).
+    let user = sends.then(|| unsafe { check_as_user(node) });
     let table = catalog::table(relid, user).or_raise();
-    let query_cxt = (*(*node).ss.ps.state).es_query_cxt;
+    // SAFETY: as above.
+    let query_cxt = unsafe { (*(*node).ss.ps.state).es_query_cxt };
     let fillers = plan
         .columns
         .iter()
-        .map(|column| Filler::new(column.clone(), query_cxt))
+        // SAFETY: on the backend thread; the query context outlives the fillers, which live in
+        // the state the cell frees before (or when) the executor resets that context.
+        .map(|column| unsafe { Filler::new(column.clone(), query_cxt) })
         .collect();
     let connection = match (&table.settings.server, user) {
         (Some(server), Some(user)) => Some(Connection {
@@ -382,25 +426,38 @@ pub unsafe extern "C-unwind" fn begin_foreign_scan(
     state.connection = connection;
 
     // SAFETY: the query context outlives the node: the executor resets it after End, or on
-    // error, which is when the cell releases the state if End has not.
-    (*node).fdw_state = StateCell::install(query_cxt, state).cast();
+    // error, which is when the cell releases the state if End has not. fdw_state is ours to
+    // set on the live node.
+    unsafe { (*node).fdw_state = StateCell::install(query_cxt, state).cast() };
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's IterateForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
 ) -> *mut pg_sys::TupleTableSlot {
-    let slot = (*node).ss.ss_ScanTupleSlot;
-    // SAFETY: a virtual slot's clear callback only resets its flags and values.
-    ((*(*slot).tts_ops).clear.expect("slot has a clear callback"))(slot);
-    let Some(state) = state(node) else {
+    // SAFETY: PostgreSQL passes the executor's live ForeignScanState for the duration of this
+    // callback; its scan slot is a virtual slot whose clear callback only resets its flags and
+    // values.
+    let slot = unsafe {
+        let slot = (*node).ss.ss_ScanTupleSlot;
+        ((*(*slot).tts_ops).clear.expect("slot has a clear callback"))(slot);
+        slot
+    };
+    // SAFETY: the live node of one of our scans; the state is only used within this call,
+    // and no other reference to it exists during it.
+    let Some(state) = (unsafe { state(node) }) else {
         return slot;
     };
     if state.remote.is_none() {
         let Some(connection) = &state.connection else {
             return slot;
         };
-        let remote = open(state, connection, (*node).ss.ps.ps_ExprContext);
+        // SAFETY: the node's own expression context, and the parameter states
+        // begin_foreign_scan initialised for this node, as `open` requires.
+        let remote = unsafe { open(state, connection, (*node).ss.ps.ps_ExprContext) };
         state.runs += 1;
         for filter in &remote.request.filters {
             let mut hasher = DefaultHasher::new();
@@ -422,24 +479,33 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
     let Some(record) = remote.next() else {
         return slot;
     };
-    let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
-    // SAFETY: a virtual slot has natts entries in tts_values and tts_isnull.
-    let values = std::slice::from_raw_parts_mut((*slot).tts_values, natts);
-    let nulls = std::slice::from_raw_parts_mut((*slot).tts_isnull, natts);
+    // SAFETY: a virtual slot has natts entries in tts_values and tts_isnull, arrays that
+    // nothing else touches until this callback returns the slot.
+    let (values, nulls) = unsafe {
+        let natts = (*(*slot).tts_tupleDescriptor).natts as usize;
+        (
+            std::slice::from_raw_parts_mut((*slot).tts_values, natts),
+            std::slice::from_raw_parts_mut((*slot).tts_isnull, natts),
+        )
+    };
     nulls.fill(true);
     // Datums are palloc'd in the per-tuple context that ForeignNext switched to, which the
     // executor resets for every row; `record` is freed when this function returns. Only the
     // columns the query reads are converted: the others stay NULL.
     for filler in &mut state.fillers {
         let index = filler.plan.index;
-        match filler.datum(record.value(&filler.plan.field)) {
+        // SAFETY: an executor callback runs on the backend thread, inside a transaction.
+        match unsafe { filler.datum(record.value(&filler.plan.field)) } {
             Ok(Some(datum)) => {
                 values[index] = datum;
                 nulls[index] = false;
             }
             Ok(None) => {}
             Err(unfit) => {
-                let tupdesc = pgrx::PgTupleDesc::from_pg_unchecked((*slot).tts_tupleDescriptor);
+                // SAFETY: the slot's tuple descriptor, live with the node; from_pg_unchecked
+                // borrows it without freeing it.
+                let tupdesc =
+                    unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*slot).tts_tupleDescriptor) };
                 let name = tupdesc.get(index).map_or("?", |a| a.name());
                 FdwError::new(
                     unfit.code,
@@ -454,12 +520,19 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
             }
         }
     }
-    pg_sys::ExecStoreVirtualTuple(slot)
+    // SAFETY: the node's own virtual slot, cleared above, with a value or a null flag for
+    // every attribute.
+    unsafe { pg_sys::ExecStoreVirtualTuple(slot) }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's ReScanForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignScanState) {
-    let Some(state) = state(node) else {
+    // SAFETY: PostgreSQL passes the executor's live ForeignScanState of one of our scans for
+    // the duration of this callback; the state is only used within it.
+    let Some(state) = (unsafe { state(node) }) else {
         return;
     };
     // The next Iterate opens a new listing with the parameter values of then.
@@ -473,46 +546,72 @@ pub unsafe extern "C-unwind" fn rescan_foreign_scan(node: *mut pg_sys::ForeignSc
     }
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's EndForeignScan callback, with
+/// the live ForeignScanState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn end_foreign_scan(node: *mut pg_sys::ForeignScanState) {
     // SAFETY: as in `state`; nothing holds a reference to the state across this call.
-    StateCell::<ScanState>::release((*node).fdw_state.cast());
+    unsafe { StateCell::<ScanState>::release((*node).fdw_state.cast()) };
 }
 
+/// # Safety
+/// Called only by PostgreSQL's executor, as the FdwRoutine's ExplainForeignScan callback, with
+/// the live ForeignScanState and ExplainState of a scan this wrapper planned.
 #[pg_guard]
 pub unsafe extern "C-unwind" fn explain_foreign_scan(
     node: *mut pg_sys::ForeignScanState,
     es: *mut pg_sys::ExplainState,
 ) {
-    let Some(state) = state(node) else {
+    // SAFETY: PostgreSQL passes the executor's live ForeignScanState of one of our scans for
+    // the duration of this callback; the state is only used within it.
+    let Some(state) = (unsafe { state(node) }) else {
         return;
     };
-    let property = |label: &CStr, value: String| {
+    // SAFETY: `es` is EXPLAIN's live state for this callback; the label is a NUL-terminated
+    // C string and the value a palloc'd copy, both read during the call.
+    let property = |label: &CStr, value: String| unsafe {
         pg_sys::ExplainPropertyText(label.as_ptr(), value.as_pg_cstr(), es);
     };
-    let integer = |label: &CStr, n: i64| {
+    // SAFETY: as above; a NULL unit means none.
+    let integer = |label: &CStr, n: i64| unsafe {
         pg_sys::ExplainPropertyInteger(label.as_ptr(), std::ptr::null(), n, es);
     };
-    let plan_node = (*node).ss.ps.plan;
-    let exprs =
-        pgrx::PgList::<pg_sys::Node>::from_pg((*plan_node.cast::<pg_sys::ForeignScan>()).fdw_exprs);
+    // SAFETY: the live node's plan is the ForeignScan get_foreign_plan made; its fdw_exprs a
+    // List of expression nodes, in the plan's memory for as long as the plan.
+    let (plan_node, exprs) = unsafe {
+        let plan_node = (*node).ss.ps.plan;
+        let exprs = pgrx::PgList::<pg_sys::Node>::from_pg(
+            (*plan_node.cast::<pg_sys::ForeignScan>()).fdw_exprs,
+        );
+        (plan_node, exprs)
+    };
     // Parameters are named as PostgreSQL names them in the same plan (`$1` for a query
     // parameter, `$0` for an initplan's result, `n.name` for an outer column), not by their
     // slot in this plan. The deparse context is the one ExplainNode just set for this node's
     // Filter; a scan with parameters always has that Filter, since every condition is also
     // checked locally. Without it, the slot number is all there is to show.
-    let deparse_ready = !(*plan_node).qual.is_null() && !(*es).deparse_cxt.is_null();
+    // SAFETY: the live plan node (as above) and EXPLAIN's live state.
+    let (deparse_ready, verbose, analyze) = unsafe {
+        (
+            !(*plan_node).qual.is_null() && !(*es).deparse_cxt.is_null(),
+            (*es).verbose,
+            (*es).analyze,
+        )
+    };
     let param = |n: usize| match exprs.get_ptr(n) {
         Some(expr) if deparse_ready => {
             // SAFETY: expr is one of this plan's fdw_exprs, the context is EXPLAIN's own for
             // this node (see above); the result is a palloc'd C string.
-            let text = pg_sys::deparse_expression(expr, (*es).deparse_cxt, (*es).verbose, false);
-            CStr::from_ptr(text).to_string_lossy().into_owned()
+            unsafe {
+                let text = pg_sys::deparse_expression(expr, (*es).deparse_cxt, verbose, false);
+                CStr::from_ptr(text).to_string_lossy().into_owned()
+            }
         }
         _ => format!("${}", n + 1),
     };
     let run = state.last_run.as_ref();
-    let ran = run.filter(|_| (*es).analyze).map(|r| r.asked.clone());
+    let ran = run.filter(|_| analyze).map(|r| r.asked.clone());
     for (label, value) in state
         .plan
         .describe(state.settings.scan.parallel_scan, &param, ran)
@@ -523,7 +622,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
             (l, Shown::Text(text)) => property(l, text),
         }
     }
-    if (*es).verbose {
+    if verbose {
         if let Some(connection) = &state.connection {
             property(
                 c"Cognito Options",
@@ -535,7 +634,7 @@ pub unsafe extern "C-unwind" fn explain_foreign_scan(
             );
         }
     }
-    if (*es).analyze {
+    if analyze {
         if let Some(run) = run {
             if state.runs > 1 {
                 // Under a nested loop or Memoize each run sends its own filter; the counts
