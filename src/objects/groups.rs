@@ -4,8 +4,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use pgrx::PgSqlErrorCode::*;
-
 use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
@@ -14,7 +12,7 @@ use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{CognitoClient, Group, GroupPager, Listing};
 use crate::convert::{ColumnType, Value};
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 pub struct Groups;
 
@@ -162,37 +160,12 @@ fn field_of(name: &str) -> Option<(Field, &'static [ColumnType], &'static str)> 
 }
 
 fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
-    let known = column
-        .attribute
-        .is_none()
-        .then(|| field_of(&column.name))
-        .flatten();
-    let Some((field, accepted, what)) = known else {
-        return Err(FdwError::new(
-            ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
-            format!(
-                "column \"{}\" is not a field of Cognito groups",
-                column.name
-            ),
-        )
-        .with_hint(
-            "Columns of a groups table are: group_name, description, precedence, role_arn, \
-             created_at, updated_at (groups have no attributes: the column option attribute \
-             does not apply).",
-        ));
+    let named = super::Named {
+        records: "groups",
+        short: "groups",
+        table: "a groups table",
     };
-    let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
-    match ColumnType::of(column.type_oid) {
-        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan::new(column, field, ty)),
-        _ => Err(FdwError::new(
-            ERRCODE_FDW_INVALID_DATA_TYPE,
-            format!(
-                "column \"{}\" has type {}, which cannot hold Cognito's {what}",
-                column.name, column.type_name
-            ),
-        )
-        .with_hint(format!("Declare it as {}.", super::users::one_of(&names)))),
-    }
+    super::plan_named_column(column, field_of, IMPORT_COLUMNS, &named)
 }
 
 impl Record for Group {
@@ -221,6 +194,7 @@ mod tests {
     use super::*;
     use crate::pushdown::{rank, Condition, Operand, Requests};
     use pgrx::pg_sys;
+    use pgrx::PgSqlErrorCode::*;
 
     fn col(name: &str, oid: pg_sys::Oid) -> ColumnDef {
         ColumnDef {

@@ -6,9 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use pgrx::PgSqlErrorCode::*;
-
-use super::app_clients::{check_type, DOCUMENT, LIST_TYPES, TEXT, TIME};
+use super::app_clients::{DOCUMENT, LIST_TYPES, TEXT, TIME};
 use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
@@ -18,7 +16,7 @@ use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{CognitoClient, IdentityProvider, Listing, ProviderPager};
 use crate::convert::Value;
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 pub struct IdentityProviders;
 
@@ -195,30 +193,12 @@ fn field_of(name: &str) -> Option<(Field, &'static [crate::convert::ColumnType],
 }
 
 fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
-    let known = column
-        .attribute
-        .is_none()
-        .then(|| field_of(&column.name))
-        .flatten();
-    let Some((field, accepted, what)) = known else {
-        return Err(FdwError::new(
-            ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
-            format!(
-                "column \"{}\" is not a field of Cognito identity providers",
-                column.name
-            ),
-        )
-        .with_hint(format!(
-            "Columns of an identity_providers table are: {} (identity providers have no \
-             attributes: the column option attribute does not apply).",
-            IMPORT_COLUMNS
-                .iter()
-                .map(|(name, _)| *name)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
+    let named = super::Named {
+        records: "identity providers",
+        short: "identity providers",
+        table: "an identity_providers table",
     };
-    check_type(column, field, accepted, what)
+    super::plan_named_column(column, field_of, IMPORT_COLUMNS, &named)
 }
 
 impl Record for IdentityProvider {
@@ -256,6 +236,7 @@ mod tests {
     use crate::convert::ColumnType;
     use crate::pushdown::{rank, Condition, Operand, Requests};
     use pgrx::pg_sys;
+    use pgrx::PgSqlErrorCode::*;
 
     fn col(name: &str, oid: pg_sys::Oid) -> ColumnDef {
         ColumnDef {

@@ -27,7 +27,8 @@ use crate::cognito::listing::{FanOut, Listing, Pager};
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::CognitoClient;
 use crate::convert::{ColumnType, Value};
-use crate::error::FdwResult;
+use crate::error::{FdwError, FdwResult};
+use pgrx::PgSqlErrorCode::*;
 
 /// Every object a table may name in its `object` option, in IMPORT FOREIGN SCHEMA's order.
 const REGISTERED: &[Object] = &[
@@ -323,6 +324,74 @@ pub struct ColumnDef {
     pub attribute: Option<String>,
     /// The table's `attributes_format` is `array`.
     pub attributes_array: bool,
+}
+
+/// How an object without attributes names itself in its column errors: "app clients",
+/// "an app_clients table".
+pub struct Named {
+    /// After "a field of Cognito ...".
+    pub records: &'static str,
+    /// Before "have no attributes" ("pools", where `records` is "user pools").
+    pub short: &'static str,
+    /// "a groups table", "an app_clients table".
+    pub table: &'static str,
+}
+
+/// A fixed column name's field, the types it accepts and what it holds (for messages).
+pub type NamedField = (Field, &'static [ColumnType], &'static str);
+
+/// The plan of `column` of an object whose columns are fixed names (no attribute columns):
+/// `field_of` gives a name's field, the types it accepts and what it holds, for messages.
+pub fn plan_named_column(
+    column: &ColumnDef,
+    field_of: fn(&str) -> Option<NamedField>,
+    columns: &[(&str, &str)],
+    named: &Named,
+) -> FdwResult<ColumnPlan> {
+    let known = column
+        .attribute
+        .is_none()
+        .then(|| field_of(&column.name))
+        .flatten();
+    let Some((field, accepted, what)) = known else {
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        return Err(FdwError::new(
+            ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
+            format!(
+                "column \"{}\" is not a field of Cognito {}",
+                column.name, named.records
+            ),
+        )
+        .with_hint(format!(
+            "Columns of {} are: {} ({} have no attributes: the column option attribute does \
+             not apply).",
+            named.table,
+            names.join(", "),
+            named.short
+        )));
+    };
+    check_type(column, field, accepted, what)
+}
+
+/// The plan of `column`, read as `field`, when its type is one of `accepted`.
+pub fn check_type(
+    column: &ColumnDef,
+    field: Field,
+    accepted: &[ColumnType],
+    what: &str,
+) -> FdwResult<ColumnPlan> {
+    let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
+    match ColumnType::of(column.type_oid) {
+        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan::new(column, field, ty)),
+        _ => Err(FdwError::new(
+            ERRCODE_FDW_INVALID_DATA_TYPE,
+            format!(
+                "column \"{}\" has type {}, which cannot hold Cognito's {what}",
+                column.name, column.type_name
+            ),
+        )
+        .with_hint(format!("Declare it as {}.", users::one_of(&names)))),
+    }
 }
 
 /// What the scan fills a column with, decided at plan time and stored in the plan.

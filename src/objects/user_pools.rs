@@ -5,8 +5,6 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use pgrx::PgSqlErrorCode::*;
-
 use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
@@ -17,7 +15,7 @@ use crate::cognito::quota::{Category, Pace};
 use crate::cognito::user_pools::{names_pool_in, DescribePager, PoolPager, UserPool};
 use crate::cognito::{CognitoClient, Listing};
 use crate::convert::{ColumnType, Value};
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 pub struct UserPools;
 
@@ -223,38 +221,12 @@ fn field_of(name: &str) -> Option<(Field, &'static [ColumnType], &'static str)> 
 }
 
 fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
-    let known = column
-        .attribute
-        .is_none()
-        .then(|| field_of(&column.name))
-        .flatten();
-    let Some((field, accepted, what)) = known else {
-        let names: Vec<&str> = IMPORT_COLUMNS.iter().map(|(name, _)| *name).collect();
-        return Err(FdwError::new(
-            ERRCODE_FDW_COLUMN_NAME_NOT_FOUND,
-            format!(
-                "column \"{}\" is not a field of Cognito user pools",
-                column.name
-            ),
-        )
-        .with_hint(format!(
-            "Columns of a user_pools table are: {} (pools have no attributes: the column \
-             option attribute does not apply).",
-            names.join(", ")
-        )));
+    let named = super::Named {
+        records: "user pools",
+        short: "pools",
+        table: "a user_pools table",
     };
-    let names: Vec<&str> = accepted.iter().map(|t| t.sql_name()).collect();
-    match ColumnType::of(column.type_oid) {
-        Some(ty) if accepted.contains(&ty) => Ok(ColumnPlan::new(column, field, ty)),
-        _ => Err(FdwError::new(
-            ERRCODE_FDW_INVALID_DATA_TYPE,
-            format!(
-                "column \"{}\" has type {}, which cannot hold Cognito's {what}",
-                column.name, column.type_name
-            ),
-        )
-        .with_hint(format!("Declare it as {}.", super::users::one_of(&names)))),
-    }
+    super::plan_named_column(column, field_of, IMPORT_COLUMNS, &named)
 }
 
 impl Record for UserPool {
@@ -304,6 +276,7 @@ mod tests {
     use super::*;
     use crate::pushdown::{rank, Condition, Operand, Requests};
     use pgrx::pg_sys;
+    use pgrx::PgSqlErrorCode::*;
 
     fn col(name: &str, oid: pg_sys::Oid) -> ColumnDef {
         ColumnDef {
