@@ -84,6 +84,18 @@ const PG_MIN_MICROS: i64 = -211_813_488_000_000_000;
 const PG_END_MICROS: i64 = 9_223_371_331_200_000_000;
 
 impl Instant {
+    /// The instant of a `timestamp` or `timestamptz` value (microseconds since 2000-01-01
+    /// UTC); None for `infinity` and `-infinity`, which Cognito cannot keep.
+    pub fn from_pg_micros(micros: i64) -> Option<Instant> {
+        if micros == i64::MIN || micros == i64::MAX {
+            return None;
+        }
+        Some(Instant {
+            secs: micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS,
+            nanos: (micros.rem_euclid(1_000_000) * 1_000) as u32,
+        })
+    }
+
     /// Microseconds since 2000-01-01 UTC: the representation of both `timestamp` and
     /// `timestamptz`, rounded to the nearest microsecond as PostgreSQL's own input does (Cognito
     /// sends fractional seconds, which land a hair below the microsecond they stand for).
@@ -554,6 +566,48 @@ fn caught<T>(f: impl FnOnce() -> T) -> Result<T, Unfit> {
             other => other.rethrow(),
         })
         .execute()
+}
+
+/// A column's value as a write reads it from a row: the way back from a Datum to a `Value`.
+///
+/// # Safety
+/// `datum` is NULL (`is_null`) or a live value of the column's declared type (a domain's base
+/// type), which `ty` was planned from.
+pub unsafe fn value_of(
+    datum: pg_sys::Datum,
+    is_null: bool,
+    ty: ColumnType,
+) -> Result<Value, Unfit> {
+    use pgrx::FromDatum;
+    if is_null {
+        return Ok(Value::Null);
+    }
+    // SAFETY: by the contract above, `datum` is a non-NULL value of the type each arm reads.
+    let value = unsafe {
+        match ty {
+            ColumnType::Text => String::from_datum(datum, false).map(Value::Text),
+            ColumnType::Bool => bool::from_datum(datum, false).map(Value::Bool),
+            ColumnType::Int4 => i32::from_datum(datum, false).map(|i| Value::Int(i.into())),
+            ColumnType::Int8 => i64::from_datum(datum, false).map(Value::Int),
+            ColumnType::Timestamp | ColumnType::TimestampTz => {
+                let micros = i64::from_datum(datum, false).unwrap_or_default();
+                match Instant::from_pg_micros(micros) {
+                    Some(instant) => Some(Value::Time(instant)),
+                    None => {
+                        return unfit(
+                            ERRCODE_DATETIME_FIELD_OVERFLOW,
+                            "an infinite time cannot be written to Cognito".to_owned(),
+                        )
+                    }
+                }
+            }
+            ColumnType::Jsonb => JsonB::from_datum(datum, false).map(|j| Value::Json(j.0)),
+            ColumnType::Json => Json::from_datum(datum, false).map(|j| Value::Json(j.0)),
+            ColumnType::TextArray => Vec::<Option<String>>::from_datum(datum, false)
+                .map(|items| Value::TextList(items.into_iter().flatten().collect())),
+        }
+    };
+    Ok(value.unwrap_or(Value::Null))
 }
 
 #[cfg(test)]

@@ -24,6 +24,12 @@ use options::Place;
 
 pgrx::pg_module_magic!();
 
+/// Runs when a backend loads the library, before any of its callbacks.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    fdw::settle::install_hook();
+}
+
 #[pg_extern(create_or_replace)]
 fn cognito_fdw_handler() -> fdw::FdwRoutine {
     fdw::FdwRoutine::new()

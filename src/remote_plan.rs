@@ -17,6 +17,33 @@ use crate::error::{FdwError, FdwResult};
 use crate::objects::{ColumnPlan, Object, Selectivity};
 use crate::pushdown::Candidate;
 
+/// Text as `fdw_private` carries it: a List of one String node, allocated in the current
+/// memory context (the planner's, like the rest of the plan). A write's plan travels so too.
+pub fn text_to_fdw_private(text: &str) -> *mut pg_sys::List {
+    let mut private = PgList::<pg_sys::Node>::new();
+    // SAFETY: makeString keeps the palloc'd C string, allocated in the current context like
+    // the list.
+    private.push(unsafe { pg_sys::makeString(text.as_pg_cstr()) }.cast());
+    private.into_pg()
+}
+
+/// The text `text_to_fdw_private` stored (empty for an empty list).
+///
+/// # Safety
+/// `fdw_private` must be a list made by `text_to_fdw_private` (or its copy).
+pub unsafe fn text_of_fdw_private(fdw_private: *mut pg_sys::List) -> String {
+    // SAFETY: by the contract above, element 0 is the String node `text_to_fdw_private` made.
+    unsafe {
+        let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
+        match list.get_ptr(0) {
+            Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
+                .to_string_lossy()
+                .into_owned(),
+            None => String::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemotePlan {
     pub object: Object,
@@ -57,11 +84,7 @@ impl RemotePlan {
     /// The plan as `fdw_private` carries it: a List of one String node, allocated in the
     /// current memory context (the planner's, like the rest of the plan).
     pub fn to_fdw_private(&self) -> *mut pg_sys::List {
-        let mut private = PgList::<pg_sys::Node>::new();
-        // SAFETY: makeString keeps the palloc'd C string, allocated in the current context
-        // like the list.
-        private.push(unsafe { pg_sys::makeString(self.encode().as_pg_cstr()) }.cast());
-        private.into_pg()
+        text_to_fdw_private(&self.encode())
     }
 
     /// The plan stored in a plan's (or a rel's) fdw_private.
@@ -69,17 +92,8 @@ impl RemotePlan {
     /// # Safety
     /// `fdw_private` must be a list made by `to_fdw_private` (or its copy).
     pub unsafe fn from_fdw_private(fdw_private: *mut pg_sys::List) -> FdwResult<RemotePlan> {
-        // SAFETY: by the contract above, element 0 is the String node `to_fdw_private` made.
-        let text = unsafe {
-            let list = PgList::<pg_sys::Node>::from_pg(fdw_private);
-            match list.get_ptr(0) {
-                Some(node) => CStr::from_ptr((*node.cast::<pg_sys::String>()).sval)
-                    .to_string_lossy()
-                    .into_owned(),
-                None => String::new(),
-            }
-        };
-        RemotePlan::decode(&text)
+        // SAFETY: the caller's contract is `text_of_fdw_private`'s.
+        RemotePlan::decode(&unsafe { text_of_fdw_private(fdw_private) })
     }
 
     pub fn decode(text: &str) -> FdwResult<RemotePlan> {

@@ -6,6 +6,7 @@ use aws_sdk_cognitoidentityprovider::types::GroupType;
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
 use super::members::names_a_missing_record;
+use super::quota::{Category, Pace};
 use super::rate::Limiter;
 use crate::convert::Instant;
 use crate::error::FdwResult;
@@ -35,6 +36,42 @@ impl From<GroupType> for Group {
     }
 }
 
+/// GetGroup: the group named so, or None when it does not exist.
+async fn lookup(client: &CognitoClient, limiter: &Limiter, name: &str) -> FdwResult<Option<Group>> {
+    let result = call(
+        client,
+        limiter,
+        |_| false,
+        || {
+            client
+                .sdk
+                .get_group()
+                .user_pool_id(&client.user_pool_id)
+                .group_name(name)
+                .send()
+        },
+    )
+    .await;
+    match result {
+        Ok(output) => Ok(output.group.map(Group::from)),
+        // A group that does not exist is no row, as a listing would not return it. The same
+        // code also answers for a missing pool, whose message names the pool: that stays
+        // an error, as it is for a listing.
+        Err((err, _)) if names_a_missing_record(&err) => Ok(None),
+        Err((err, tried)) => Err(client.error("GetGroup", err, tried)),
+    }
+}
+
+/// GetGroup paced as a scan's GetGroup is, for a write that reads a group back.
+pub async fn get_group(
+    client: &CognitoClient,
+    pace: &Pace,
+    name: &str,
+) -> FdwResult<Option<Group>> {
+    let limiter = pace.operation(Category::UserPoolResourceRead, "GetGroup");
+    lookup(client, &limiter, name).await
+}
+
 /// One stream of groups: a whole ListGroups listing, or one GetGroup of a name.
 pub struct GroupPager {
     client: CognitoClient,
@@ -61,30 +98,11 @@ impl GroupPager {
 
     /// GetGroup: the group, or none when it does not exist.
     async fn get(&mut self, name: &str, limiter: &Limiter) -> FdwResult<Vec<Group>> {
-        let client = &self.client;
-        let result = call(
-            client,
-            limiter,
-            |_| false,
-            || {
-                client
-                    .sdk
-                    .get_group()
-                    .user_pool_id(&client.user_pool_id)
-                    .group_name(name)
-                    .send()
-            },
-        )
-        .await;
         self.finished = true;
-        match result {
-            Ok(output) => Ok(output.group.map(Group::from).into_iter().collect()),
-            // A group that does not exist is no row, as a listing would not return it. The same
-            // code also answers for a missing pool, whose message names the pool: that stays
-            // an error, as it is for a listing.
-            Err((err, _)) if names_a_missing_record(&err) => Ok(Vec::new()),
-            Err((err, tried)) => Err(client.error("GetGroup", err, tried)),
-        }
+        Ok(lookup(&self.client, limiter, name)
+            .await?
+            .into_iter()
+            .collect())
     }
 
     /// ListGroups: the next page, possibly empty; the listing ends when no token comes back.

@@ -7,7 +7,7 @@ use aws_sdk_cognitoidentityprovider::operation::admin_list_groups_for_user::Admi
 use aws_sdk_cognitoidentityprovider::operation::list_users_in_group::ListUsersInGroupOutput;
 
 use super::client::{call, CognitoClient};
-use super::listing::{instant, Pager, TokensSeen};
+use super::listing::{Pager, TokensSeen};
 use super::rate::Limiter;
 use super::users::User;
 use crate::error::FdwResult;
@@ -163,38 +163,7 @@ impl UserGroupsPager {
 
     /// AdminGetUser: the user named so, or None when there is none.
     async fn get_user(&self, limiter: &Limiter) -> FdwResult<Option<User>> {
-        let (client, username) = (&self.client, &self.username);
-        let result = call(
-            client,
-            limiter,
-            |_| false,
-            || {
-                client
-                    .sdk
-                    .admin_get_user()
-                    .user_pool_id(&client.user_pool_id)
-                    .username(username)
-                    .send()
-            },
-        )
-        .await;
-        match result {
-            Ok(output) => Ok(Some(User {
-                created: output.user_create_date().map(instant),
-                modified: output.user_last_modified_date().map(instant),
-                enabled: output.enabled(),
-                status: output.user_status().map(|s| s.as_str().to_owned()),
-                username: output.username,
-                attributes: output
-                    .user_attributes
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|a| (a.name, a.value.unwrap_or_default()))
-                    .collect(),
-            })),
-            Err((err, _)) if names_a_missing_record(&err) => Ok(None),
-            Err((err, tried)) => Err(client.error("AdminGetUser", err, tried)),
-        }
+        super::users::admin_get_user(&self.client, limiter, &self.username).await
     }
 }
 

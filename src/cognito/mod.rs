@@ -17,6 +17,7 @@ pub mod rate;
 pub mod runtime;
 pub mod user_pools;
 pub mod users;
+pub mod writes;
 
 pub use app_clients::{AppClient, ClientPager};
 pub use client::CognitoClient;

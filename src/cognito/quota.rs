@@ -20,6 +20,14 @@ pub enum Category {
     UserPoolRead,
     /// AdminListGroupsForUser, AdminGetUser: 120/s at AWS.
     UserResourceRead,
+    /// AdminCreateUser, AdminConfirmSignUp: 50/s at AWS.
+    UserCreation,
+    /// AdminUpdateUserAttributes, AdminDeleteUserAttributes, AdminDeleteUser,
+    /// AdminEnableUser, AdminDisableUser, AdminAddUserToGroup, AdminRemoveUserFromGroup:
+    /// 25/s at AWS.
+    UserUpdate,
+    /// CreateGroup, UpdateGroup, DeleteGroup: 15/s at AWS.
+    UserPoolResourceWrite,
 }
 
 /// The rate `requests_per_second` means: the UserList rate. Every other category gets the same
@@ -34,6 +42,9 @@ impl Category {
             Category::UserPoolClientRead => "UserPoolClientRead",
             Category::UserPoolRead => "UserPoolRead",
             Category::UserResourceRead => "UserResourceRead",
+            Category::UserCreation => "UserCreation",
+            Category::UserUpdate => "UserUpdate",
+            Category::UserPoolResourceWrite => "UserPoolResourceWrite",
         }
     }
 
@@ -45,6 +56,11 @@ impl Category {
             Category::UserPoolClientRead => 15,
             Category::UserPoolRead => 15,
             Category::UserResourceRead => 50,
+            // Writes run at AWS's own default for their category: a write statement is
+            // bounded by its rows, not by a listing that could go on.
+            Category::UserCreation => 50,
+            Category::UserUpdate => 25,
+            Category::UserPoolResourceWrite => 10,
         }
     }
 
@@ -52,7 +68,9 @@ impl Category {
     /// each resource and client read operation, whatever the category's rate).
     pub fn per_pool_operation_rate(self) -> Option<u32> {
         match self {
-            Category::UserPoolResourceRead | Category::UserPoolClientRead => Some(5),
+            Category::UserPoolResourceRead
+            | Category::UserPoolClientRead
+            | Category::UserPoolResourceWrite => Some(5),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@ use aws_sdk_cognitoidentityprovider::types::UserType;
 
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
+use super::quota::{Category, Pace};
 use super::rate::Limiter;
 use crate::convert::Instant;
 use pgrx::PgSqlErrorCode::*;
@@ -52,6 +53,56 @@ impl From<UserType> for User {
                 .collect(),
         }
     }
+}
+
+/// AdminGetUser: the user named so, or None when there is none. It takes the name as it is,
+/// whatever characters it holds (a ListUsers filter cannot quote every name).
+pub async fn admin_get_user(
+    client: &CognitoClient,
+    limiter: &Limiter,
+    username: &str,
+) -> FdwResult<Option<User>> {
+    let result = call(
+        client,
+        limiter,
+        |_| false,
+        || {
+            client
+                .sdk
+                .admin_get_user()
+                .user_pool_id(&client.user_pool_id)
+                .username(username)
+                .send()
+        },
+    )
+    .await;
+    match result {
+        Ok(output) => Ok(Some(User {
+            created: output.user_create_date().map(instant),
+            modified: output.user_last_modified_date().map(instant),
+            enabled: output.enabled(),
+            status: output.user_status().map(|s| s.as_str().to_owned()),
+            username: output.username,
+            attributes: output
+                .user_attributes
+                .unwrap_or_default()
+                .into_iter()
+                .map(|a| (a.name, a.value.unwrap_or_default()))
+                .collect(),
+        })),
+        Err((err, _)) if super::members::names_a_missing_record(&err) => Ok(None),
+        Err((err, tried)) => Err(client.error("AdminGetUser", err, tried)),
+    }
+}
+
+/// AdminGetUser paced in its category (UserResourceRead), for a write that reads a user back.
+pub async fn get_user(
+    client: &CognitoClient,
+    pace: &Pace,
+    username: &str,
+) -> FdwResult<Option<User>> {
+    let limiter = pace.category(Category::UserResourceRead);
+    admin_get_user(client, &limiter, username).await
 }
 
 /// Where a ListUsers listing stands. It holds no page: each call hands its page to the caller,

@@ -306,3 +306,25 @@ fn vault_secret(server_name: &str, id: &str) -> FdwResult<String> {
         )),
     }
 }
+
+/// A relation's name, for messages (its oid when it has none).
+pub fn relation_name(relid: pg_sys::Oid) -> String {
+    // SAFETY: get_rel_name reads the syscache inside the current transaction and returns a
+    // palloc'd copy, or NULL for an oid that names no relation.
+    unsafe {
+        let name = pg_sys::get_rel_name(relid);
+        if name.is_null() {
+            relid.to_u32().to_string()
+        } else {
+            CStr::from_ptr(name).to_string_lossy().into_owned()
+        }
+    }
+}
+
+/// The name of a table's column by 0-based index, for messages.
+pub fn column_name(relid: pg_sys::Oid, index: usize) -> String {
+    table_columns(relid)
+        .into_iter()
+        .find(|c| c.index == index)
+        .map_or_else(|| format!("#{}", index + 1), |c| c.name)
+}

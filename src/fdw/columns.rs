@@ -1,10 +1,14 @@
-//! Which columns a scan fills.
+//! Which columns a scan fills, and filling them from a record.
 //!
 //! A query converts only the columns it reads, as postgres_fdw's `retrieved_attrs` does: a
 //! value one column cannot hold (a `boolean` column over text attributes) then fails only
 //! the queries that read that column, and `count(*)` converts nothing.
 
 use pgrx::pg_sys;
+
+use crate::convert::Filler;
+use crate::error::FdwError;
+use crate::objects::Record;
 
 /// Whether the query reads each column, by 0-based index: the columns the rel's target list
 /// carries above the scan (for output, joins, sorts and aggregates) and those the scan's own
@@ -58,4 +62,49 @@ unsafe fn pull_varattnos(
 ) {
     // SAFETY: the caller's node is a planner expression tree (or NULL, which it skips).
     unsafe { pg_sys::pull_varattnos(node, relid, attrs) }
+}
+
+/// Fill a row's `values` and `nulls` from `record`: each filler's column gets its value, every
+/// other column is NULL. A value its column cannot hold is an error naming the record and the
+/// column.
+///
+/// # Safety
+/// On the backend thread, inside a transaction; `tupdesc` is the row's live descriptor, with
+/// as many attributes as `values` and `nulls` have entries; datums are palloc'd in the current
+/// memory context.
+pub unsafe fn fill(
+    values: &mut [pg_sys::Datum],
+    nulls: &mut [bool],
+    fillers: &mut [Filler],
+    record: &dyn Record,
+    noun: &str,
+    tupdesc: pg_sys::TupleDesc,
+) {
+    nulls.fill(true);
+    for filler in fillers {
+        let index = filler.plan.index;
+        // SAFETY: the caller's contract: on the backend thread, inside a transaction.
+        match unsafe { filler.datum(record.value(&filler.plan.field)) } {
+            Ok(Some(datum)) => {
+                values[index] = datum;
+                nulls[index] = false;
+            }
+            Ok(None) => {}
+            Err(unfit) => {
+                // SAFETY: the caller's live descriptor; from_pg_unchecked borrows it without
+                // freeing it.
+                let tupdesc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked(tupdesc) };
+                let name = tupdesc.get(index).map_or("?", |a| a.name());
+                FdwError::new(
+                    unfit.code,
+                    format!(
+                        "value of {noun} \"{}\" does not fit column \"{name}\": {}",
+                        record.identity().escape_debug(),
+                        unfit.why
+                    ),
+                )
+                .raise()
+            }
+        }
+    }
 }

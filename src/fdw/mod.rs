@@ -3,6 +3,8 @@
 //! - `plan`: GetForeignRelSize, GetForeignPaths, GetForeignPlan (no network).
 //! - `scan`: BeginForeignScan, IterateForeignScan, ReScanForeignScan, EndForeignScan,
 //!   ExplainForeignScan.
+//! - `modify`: INSERT, UPDATE and DELETE (PlanForeignModify to EndForeignModify).
+//! - `settle`: the end of a write statement (rows in flight, the ROLLBACK warning).
 //! - `import`: ImportForeignSchema.
 //! - `analyze`: AnalyzeForeignTable (the pool's size into pg_class).
 //! - `cell`: Rust state owned by the executor, freed exactly once.
@@ -14,9 +16,11 @@ pub mod catalog;
 pub mod cell;
 pub mod columns;
 pub mod import;
+pub mod modify;
 pub mod plan;
 pub mod quals;
 pub mod scan;
+pub mod settle;
 
 use pgrx::callconv::{BoxRet, FcInfo};
 use pgrx::datum::Datum;
@@ -43,6 +47,17 @@ impl FdwRoutine {
         routine.ReScanForeignScan = Some(scan::rescan_foreign_scan);
         routine.EndForeignScan = Some(scan::end_foreign_scan);
         routine.ExplainForeignScan = Some(scan::explain_foreign_scan);
+        routine.IsForeignRelUpdatable = Some(modify::is_foreign_rel_updatable);
+        routine.AddForeignUpdateTargets = Some(modify::add_foreign_update_targets);
+        routine.PlanForeignModify = Some(modify::plan_foreign_modify);
+        routine.BeginForeignModify = Some(modify::begin_foreign_modify);
+        routine.ExecForeignInsert = Some(modify::exec_foreign_insert);
+        routine.ExecForeignBatchInsert = Some(modify::exec_foreign_batch_insert);
+        routine.GetForeignModifyBatchSize = Some(modify::get_foreign_modify_batch_size);
+        routine.ExecForeignUpdate = Some(modify::exec_foreign_update);
+        routine.ExecForeignDelete = Some(modify::exec_foreign_delete);
+        routine.EndForeignModify = Some(modify::end_foreign_modify);
+        routine.ExplainForeignModify = Some(modify::explain_foreign_modify);
         routine.ImportForeignSchema = Some(import::import_foreign_schema);
         routine.AnalyzeForeignTable = Some(analyze::analyze_foreign_table);
         FdwRoutine(routine.into_pg())

@@ -17,6 +17,7 @@ use pgrx::prelude::*;
 
 use super::catalog;
 use super::cell::StateCell;
+use super::columns::fill;
 use crate::cognito::client::client_for;
 use crate::cognito::listing;
 use crate::cognito::quota::Pace;
@@ -488,38 +489,21 @@ pub unsafe extern "C-unwind" fn iterate_foreign_scan(
             std::slice::from_raw_parts_mut((*slot).tts_isnull, natts),
         )
     };
-    nulls.fill(true);
     // Datums are palloc'd in the per-tuple context that ForeignNext switched to, which the
     // executor resets for every row; `record` is freed when this function returns. Only the
     // columns the query reads are converted: the others stay NULL.
-    for filler in &mut state.fillers {
-        let index = filler.plan.index;
-        // SAFETY: an executor callback runs on the backend thread, inside a transaction.
-        match unsafe { filler.datum(record.value(&filler.plan.field)) } {
-            Ok(Some(datum)) => {
-                values[index] = datum;
-                nulls[index] = false;
-            }
-            Ok(None) => {}
-            Err(unfit) => {
-                // SAFETY: the slot's tuple descriptor, live with the node; from_pg_unchecked
-                // borrows it without freeing it.
-                let tupdesc =
-                    unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*slot).tts_tupleDescriptor) };
-                let name = tupdesc.get(index).map_or("?", |a| a.name());
-                FdwError::new(
-                    unfit.code,
-                    format!(
-                        "value of {} \"{}\" does not fit column \"{name}\": {}",
-                        state.plan.object.record_noun(),
-                        record.identity().escape_debug(),
-                        unfit.why
-                    ),
-                )
-                .raise()
-            }
-        }
-    }
+    // SAFETY: on the backend thread, inside a transaction; the slot's descriptor is live with
+    // the node.
+    unsafe {
+        fill(
+            values,
+            nulls,
+            &mut state.fillers,
+            record.as_ref(),
+            state.plan.object.record_noun(),
+            (*slot).tts_tupleDescriptor,
+        )
+    };
     // SAFETY: the node's own virtual slot, cleared above, with a value or a null flag for
     // every attribute.
     unsafe { pg_sys::ExecStoreVirtualTuple(slot) }

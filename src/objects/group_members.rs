@@ -7,6 +7,7 @@ use std::pin::Pin;
 
 use pgrx::PgSqlErrorCode::*;
 
+use super::write::{Command, ReadBack, Row, WriteOptions, Writer};
 use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
@@ -14,6 +15,8 @@ use super::{
 use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
+use crate::cognito::users::get_user;
+use crate::cognito::writes::Change;
 use crate::cognito::{
     CognitoClient, GroupMembersPager, GroupPager, Listing, Member, UserGroupsPager,
 };
@@ -34,6 +37,10 @@ const MAX_NAME: usize = 128;
 impl CognitoObject for GroupMembers {
     fn name(&self) -> &'static str {
         "group_members"
+    }
+
+    fn writer(&self) -> Option<&dyn Writer> {
+        Some(self)
     }
 
     fn record_noun(&self) -> &'static str {
@@ -229,6 +236,67 @@ fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
              attributes; any other attribute with the column option attribute).",
         )
     })
+}
+
+impl Writer for GroupMembers {
+    /// A membership has nothing to update: it is there or not.
+    fn commands(&self) -> &'static [Command] {
+        &[Command::Insert, Command::Delete]
+    }
+
+    fn key(&self) -> &'static [Field] {
+        &[Field::GroupName, Field::Username]
+    }
+
+    fn refuses(&self, field: &Field, _command: Command) -> Option<&'static str> {
+        match field {
+            Field::GroupName | Field::Username => None,
+            _ => Some(
+                "A membership is a group name and a username; a user's own values are \
+                 written through a users table.",
+            ),
+        }
+    }
+
+    fn insert(&self, row: &Row, _options: WriteOptions) -> FdwResult<Vec<Change>> {
+        Ok(vec![Change::AddUserToGroup {
+            group_name: row.required(&Field::GroupName, "membership")?,
+            username: row.required(&Field::Username, "membership")?,
+        }])
+    }
+
+    fn update(&self, _old: &Row, _new: &Row) -> FdwResult<Vec<Change>> {
+        Err(FdwError::new(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            "a membership cannot be updated: delete it and insert another",
+        ))
+    }
+
+    fn delete(&self, old: &Row) -> FdwResult<Vec<Change>> {
+        Ok(vec![Change::RemoveUserFromGroup {
+            group_name: old.required(&Field::GroupName, "membership")?,
+            username: old.required(&Field::Username, "membership")?,
+        }])
+    }
+
+    /// The user's values as Cognito holds them (AdminGetUser), in the group written.
+    fn read_back_operation(&self) -> &'static str {
+        "AdminGetUser"
+    }
+
+    fn read_back<'a>(
+        &self,
+        client: &'a CognitoClient,
+        pace: &'a Pace,
+        key: &'a Row,
+    ) -> ReadBack<'a> {
+        Box::pin(async move {
+            let group_name = key.required(&Field::GroupName, "membership")?;
+            let username = key.required(&Field::Username, "membership")?;
+            let user = get_user(client, pace, &username).await?;
+            Ok(user.map(|u| Box::new(Member::new(group_name, u)) as Box<dyn Record>))
+        })
+    }
 }
 
 impl Record for Member {

@@ -4,15 +4,19 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use super::write::{text_of, Command, ReadBack, Row, WriteOptions, Writer};
 use super::{
     CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
     Records, Selectivity,
 };
 use crate::cognito::estimate::{Attempts, PoolKey};
+use crate::cognito::groups::get_group;
 use crate::cognito::quota::{Category, Pace};
+use crate::cognito::writes::{Change, GroupValues};
 use crate::cognito::{CognitoClient, Group, GroupPager, Listing};
 use crate::convert::{ColumnType, Value};
-use crate::error::FdwResult;
+use crate::error::{FdwError, FdwResult};
+use pgrx::PgSqlErrorCode::*;
 
 pub struct Groups;
 
@@ -33,6 +37,10 @@ const MAX_GROUP_NAME: usize = 128;
 impl CognitoObject for Groups {
     fn name(&self) -> &'static str {
         "groups"
+    }
+
+    fn writer(&self) -> Option<&dyn Writer> {
+        Some(self)
     }
 
     fn record_noun(&self) -> &'static str {
@@ -168,6 +176,108 @@ fn plan_column(column: &ColumnDef) -> FdwResult<ColumnPlan> {
     super::plan_named_column(column, field_of, IMPORT_COLUMNS, &named)
 }
 
+impl Writer for Groups {
+    fn commands(&self) -> &'static [Command] {
+        &[Command::Insert, Command::Update, Command::Delete]
+    }
+
+    fn key(&self) -> &'static [Field] {
+        &[Field::GroupName]
+    }
+
+    fn refuses(&self, field: &Field, command: Command) -> Option<&'static str> {
+        match (field, command) {
+            (Field::GroupName, Command::Update) => Some("Cognito cannot rename a group."),
+            (Field::CreatedAt | Field::UpdatedAt, _) => {
+                Some("Cognito keeps a group's creation and modification times itself.")
+            }
+            _ => None,
+        }
+    }
+
+    fn insert(&self, row: &Row, _options: WriteOptions) -> FdwResult<Vec<Change>> {
+        Ok(vec![Change::CreateGroup(values(row, row)?)])
+    }
+
+    /// UpdateGroup, only when the description, precedence or role changed.
+    fn update(&self, old: &Row, new: &Row) -> FdwResult<Vec<Change>> {
+        const WRITABLE: [(Field, &str); 3] = [
+            (Field::Description, "description"),
+            (Field::Precedence, "precedence"),
+            (Field::RoleArn, "role_arn"),
+        ];
+        if WRITABLE
+            .iter()
+            .all(|(field, _)| old.value(field) == new.value(field))
+        {
+            return Ok(Vec::new());
+        }
+        let keep = WRITABLE
+            .iter()
+            .filter(|(field, _)| new.get(field).is_none())
+            .map(|(_, name)| *name)
+            .collect();
+        Ok(vec![Change::UpdateGroup {
+            values: values(old, new)?,
+            keep,
+        }])
+    }
+
+    fn delete(&self, old: &Row) -> FdwResult<Vec<Change>> {
+        Ok(vec![Change::DeleteGroup {
+            group_name: old.required(&Field::GroupName, "group")?,
+        }])
+    }
+
+    fn read_back_operation(&self) -> &'static str {
+        "GetGroup"
+    }
+
+    fn read_back<'a>(
+        &self,
+        client: &'a CognitoClient,
+        pace: &'a Pace,
+        key: &'a Row,
+    ) -> ReadBack<'a> {
+        Box::pin(async move {
+            let name = key.required(&Field::GroupName, "group")?;
+            let group = get_group(client, pace, &name).await?;
+            Ok(group.map(|g| Box::new(g) as Box<dyn Record>))
+        })
+    }
+}
+
+/// A group's values as a row gives them: its name from `key`, the rest from `row`.
+fn values(key: &Row, row: &Row) -> FdwResult<GroupValues> {
+    let precedence = match row.value(&Field::Precedence) {
+        Value::Null => None,
+        Value::Int(p) => Some(i32::try_from(*p).ok().filter(|p| *p >= 0).ok_or_else(|| {
+            FdwError::new(
+                ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+                format!("precedence {p} is out of range: Cognito takes 0 to 2147483647"),
+            )
+        })?),
+        other => {
+            let text = text_of(other).unwrap_or_default();
+            Some(text.trim().parse().map_err(|_| {
+                FdwError::new(
+                    ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!(
+                        "invalid precedence \"{}\": Cognito takes 0 to 2147483647",
+                        text.escape_debug()
+                    ),
+                )
+            })?)
+        }
+    };
+    Ok(GroupValues {
+        group_name: key.required(&Field::GroupName, "group")?,
+        description: text_of(row.value(&Field::Description)),
+        precedence,
+        role_arn: text_of(row.value(&Field::RoleArn)),
+    })
+}
+
 impl Record for Group {
     fn identity(&self) -> &str {
         &self.name
@@ -194,7 +304,6 @@ mod tests {
     use super::*;
     use crate::pushdown::{rank, Condition, Operand, Requests};
     use pgrx::pg_sys;
-    use pgrx::PgSqlErrorCode::*;
 
     fn col(name: &str, oid: pg_sys::Oid) -> ColumnDef {
         ColumnDef {
@@ -306,5 +415,63 @@ mod tests {
             g.value(&Field::RoleArn),
             Value::Text("arn:aws:iam::123456789012:role/a".into())
         );
+    }
+
+    fn group_row(cells: &[(Field, &str, Value)]) -> Row {
+        Row(cells
+            .iter()
+            .map(|(field, column, value)| crate::objects::write::Cell {
+                field: field.clone(),
+                column: (*column).into(),
+                value: value.clone(),
+            })
+            .collect())
+    }
+
+    #[test]
+    fn a_group_update_sends_every_value_and_reads_those_the_table_lacks() {
+        let name = (Field::GroupName, "group_name", Value::Text("admins".into()));
+        let old = group_row(&[
+            name.clone(),
+            (Field::Precedence, "precedence", Value::Int(1)),
+        ]);
+        assert_eq!(Groups.update(&old, &old.clone()).unwrap(), vec![]);
+        let new = group_row(&[
+            name.clone(),
+            (Field::Precedence, "precedence", Value::Int(2)),
+        ]);
+        assert_eq!(
+            Groups.update(&old, &new).unwrap(),
+            vec![Change::UpdateGroup {
+                values: GroupValues {
+                    group_name: "admins".into(),
+                    description: None,
+                    precedence: Some(2),
+                    role_arn: None,
+                },
+                keep: vec!["description", "role_arn"],
+            }]
+        );
+        let negative = group_row(&[
+            name.clone(),
+            (Field::Precedence, "precedence", Value::Int(-1)),
+        ]);
+        assert_eq!(
+            Groups
+                .insert(&negative, WriteOptions::default())
+                .unwrap_err()
+                .code,
+            ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            Groups.delete(&old).unwrap(),
+            vec![Change::DeleteGroup {
+                group_name: "admins".into()
+            }]
+        );
+        assert!(Groups.refuses(&Field::GroupName, Command::Update).is_some());
+        assert!(Groups
+            .refuses(&Field::Description, Command::Update)
+            .is_none());
     }
 }

@@ -15,6 +15,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod user_pools;
 pub mod users;
+pub mod write;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +58,11 @@ pub trait CognitoObject: Sync {
     /// column per custom attribute of the pool (read with the column option `attribute`).
     fn takes_custom_attribute_columns(&self) -> bool {
         false
+    }
+
+    /// How rows of the object are written; None for an object that is only read.
+    fn writer(&self) -> Option<&dyn write::Writer> {
+        None
     }
 
     /// The field a column reads and the type it is filled as, or why it cannot be read.
@@ -230,6 +236,11 @@ pub struct Object(&'static dyn CognitoObject);
 impl Object {
     pub const fn new(object: &'static dyn CognitoObject) -> Object {
         Object(object)
+    }
+
+    /// The object itself, for as long as the program runs.
+    pub fn inner(self) -> &'static dyn CognitoObject {
+        self.0
     }
 
     pub fn from_name(name: &str) -> Option<Object> {

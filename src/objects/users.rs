@@ -9,8 +9,11 @@ use super::{
 use std::future::Future;
 use std::pin::Pin;
 
+use super::write::{document_attributes, text_of, Command, ReadBack, Row, WriteOptions, Writer};
 use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::quota::{Category, Pace};
+use crate::cognito::users::get_user as writes_get_user;
+use crate::cognito::writes::Change;
 use crate::cognito::{CognitoClient, Listing, User, UserPager};
 use crate::convert::{ColumnType, Value};
 use crate::error::{FdwError, FdwResult};
@@ -47,6 +50,10 @@ impl CognitoObject for Users {
 
     fn name(&self) -> &'static str {
         "users"
+    }
+
+    fn writer(&self) -> Option<&dyn Writer> {
+        Some(self)
     }
 
     fn record_noun(&self) -> &'static str {
@@ -344,6 +351,257 @@ pub fn attributes_to_get(columns: &[ColumnPlan], filtered_on: Option<&str>) -> O
     Some(wanted)
 }
 
+impl Writer for Users {
+    fn commands(&self) -> &'static [Command] {
+        &[Command::Insert, Command::Update, Command::Delete]
+    }
+
+    fn key(&self) -> &'static [Field] {
+        &[Field::Username]
+    }
+
+    fn refuses(&self, field: &Field, command: Command) -> Option<&'static str> {
+        match (field, command) {
+            (Field::Username, Command::Update) => Some("Cognito cannot rename a user."),
+            (Field::UserStatus, Command::Insert) => {
+                Some("Cognito gives a new user its status (FORCE_CHANGE_PASSWORD).")
+            }
+            (Field::CreatedAt | Field::UpdatedAt, _) => {
+                Some("Cognito keeps a user's creation and modification times itself.")
+            }
+            (Field::Attribute(name), _) if name == ALWAYS_SET => {
+                Some("Cognito makes a user's sub itself, and it never changes.")
+            }
+            _ => None,
+        }
+    }
+
+    /// AdminCreateUser with the row's attributes; AdminDisableUser after it when `enabled`
+    /// is false.
+    fn insert(&self, row: &Row, options: WriteOptions) -> FdwResult<Vec<Change>> {
+        let username = row.required(&Field::Username, "user")?;
+        let attributes = given_attributes(row)?
+            .into_iter()
+            .filter_map(|(name, value)| value.map(|v| (name, v)))
+            .collect();
+        let mut changes = vec![Change::CreateUser {
+            username: username.clone(),
+            attributes,
+            invite: options.invite,
+        }];
+        if flag(row, &Field::Enabled)? == Some(false) {
+            changes.push(Change::EnableUser {
+                username,
+                enabled: false,
+            });
+        }
+        Ok(changes)
+    }
+
+    /// Changed attributes: AdminUpdateUserAttributes; attributes set to NULL or removed from
+    /// the document: AdminDeleteUserAttributes; `enabled`: AdminEnableUser or
+    /// AdminDisableUser; `status` only from UNCONFIRMED to CONFIRMED: AdminConfirmSignUp.
+    fn update(&self, old: &Row, new: &Row) -> FdwResult<Vec<Change>> {
+        let username = old.required(&Field::Username, "user")?;
+        let mut changes = Vec::new();
+        let (set, unset) = changed_attributes(old, new)?;
+        if let Some((name, _)) = set.iter().find(|(name, _)| name == ALWAYS_SET) {
+            return Err(read_only(
+                name,
+                "Cognito makes a user's sub itself, and it never changes.",
+            ));
+        }
+        if unset.iter().any(|name| name == ALWAYS_SET) {
+            return Err(read_only(
+                ALWAYS_SET,
+                "Cognito makes a user's sub itself, and it never changes.",
+            ));
+        }
+        if !set.is_empty() {
+            changes.push(Change::UpdateUserAttributes {
+                username: username.clone(),
+                attributes: set,
+            });
+        }
+        if !unset.is_empty() {
+            changes.push(Change::DeleteUserAttributes {
+                username: username.clone(),
+                names: unset,
+            });
+        }
+        let (was, is) = (flag(old, &Field::Enabled)?, flag(new, &Field::Enabled)?);
+        if was != is {
+            let Some(enabled) = is else {
+                return Err(FdwError::new(
+                    ERRCODE_NOT_NULL_VIOLATION,
+                    "null value in column \"enabled\": a user is enabled or disabled",
+                ));
+            };
+            changes.push(Change::EnableUser {
+                username: username.clone(),
+                enabled,
+            });
+        }
+        let (was, is) = (
+            text_of(old.value(&Field::UserStatus)),
+            text_of(new.value(&Field::UserStatus)),
+        );
+        if was != is {
+            if was.as_deref() == Some("UNCONFIRMED") && is.as_deref() == Some("CONFIRMED") {
+                changes.push(Change::ConfirmUser { username });
+            } else {
+                return Err(FdwError::new(
+                    ERRCODE_FEATURE_NOT_SUPPORTED,
+                    format!(
+                        "cannot change the status of user \"{}\" from {} to {}",
+                        username.escape_debug(),
+                        was.as_deref().unwrap_or("NULL"),
+                        is.as_deref().unwrap_or("NULL")
+                    ),
+                )
+                .with_detail("Only UNCONFIRMED to CONFIRMED can be written (AdminConfirmSignUp); Cognito changes the other statuses itself."));
+            }
+        }
+        Ok(changes)
+    }
+
+    fn delete(&self, old: &Row) -> FdwResult<Vec<Change>> {
+        Ok(vec![Change::DeleteUser {
+            username: old.required(&Field::Username, "user")?,
+        }])
+    }
+
+    fn read_back_operation(&self) -> &'static str {
+        "AdminGetUser"
+    }
+
+    fn read_back<'a>(
+        &self,
+        client: &'a CognitoClient,
+        pace: &'a Pace,
+        key: &'a Row,
+    ) -> ReadBack<'a> {
+        Box::pin(async move {
+            let username = key.required(&Field::Username, "user")?;
+            let user = writes_get_user(client, pace, &username).await?;
+            Ok(user.map(|u| Box::new(u) as Box<dyn Record>))
+        })
+    }
+}
+
+/// The error for a write of a column Cognito keeps itself.
+fn read_only(name: &str, why: &str) -> FdwError {
+    FdwError::new(
+        ERRCODE_FEATURE_NOT_SUPPORTED,
+        format!("cannot write attribute \"{name}\" of a Cognito user"),
+    )
+    .with_detail(why.to_owned())
+}
+
+/// A flag column's value (`boolean`, or text that reads as one).
+fn flag(row: &Row, field: &Field) -> FdwResult<Option<bool>> {
+    match row.value(field) {
+        Value::Null => Ok(None),
+        Value::Bool(b) => Ok(Some(*b)),
+        other => {
+            let text = text_of(other).unwrap_or_default();
+            crate::convert::parse_bool(&text).map(Some).ok_or_else(|| {
+                FdwError::new(
+                    ERRCODE_INVALID_TEXT_REPRESENTATION,
+                    format!(
+                        "invalid input syntax for type boolean: \"{}\"",
+                        text.escape_debug()
+                    ),
+                )
+            })
+        }
+    }
+}
+
+/// The attributes a row gives: its document column's (`attributes`), and each attribute
+/// column's, which must agree with the document where both name one. None: set to NULL.
+fn given_attributes(row: &Row) -> FdwResult<Vec<(String, Option<String>)>> {
+    let mut given = document_of(row)?;
+    for cell in &row.0 {
+        let Field::Attribute(name) = &cell.field else {
+            continue;
+        };
+        let value = text_of(&cell.value);
+        match given.iter().find(|(n, _)| n == name) {
+            Some((_, v)) if *v != value => return Err(twice(name, &cell.column)),
+            Some(_) => {}
+            None => given.push((name.clone(), value)),
+        }
+    }
+    Ok(given)
+}
+
+fn document_of(row: &Row) -> FdwResult<Vec<(String, Option<String>)>> {
+    row.0
+        .iter()
+        .find(|c| matches!(c.field, Field::AllAttributes | Field::AttributesArray))
+        .map_or(Ok(Vec::new()), |c| document_attributes(&c.value, &c.column))
+}
+
+fn twice(name: &str, column: &str) -> FdwError {
+    FdwError::new(
+        ERRCODE_INVALID_PARAMETER_VALUE,
+        format!(
+            "attribute \"{}\" is given two different values, by column \"{column}\" and by the attributes document",
+            name.escape_debug()
+        ),
+    )
+}
+
+/// Attributes to set (name, value), and attributes to delete.
+type AttributeChanges = (Vec<(String, String)>, Vec<String>);
+
+/// What an UPDATE changes of a user's attributes: those to set, and those to delete. A
+/// document key added or changed is set and one removed is deleted; an attribute column
+/// changed is set (or deleted when NULL), and must agree with the document where both
+/// changed the same attribute.
+fn changed_attributes(old: &Row, new: &Row) -> FdwResult<AttributeChanges> {
+    let (before, after) = (document_of(old)?, document_of(new)?);
+    let mut wanted: Vec<(String, Option<String>)> = Vec::new();
+    for (name, value) in &after {
+        let was = before
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.clone());
+        if *value != was {
+            wanted.push((name.clone(), value.clone()));
+        }
+    }
+    for (name, value) in &before {
+        if value.is_some() && !after.iter().any(|(n, _)| n == name) {
+            wanted.push((name.clone(), None));
+        }
+    }
+    for cell in &new.0 {
+        let Field::Attribute(name) = &cell.field else {
+            continue;
+        };
+        let value = text_of(&cell.value);
+        if value == text_of(old.value(&cell.field)) {
+            continue;
+        }
+        match wanted.iter().find(|(n, _)| n == name) {
+            Some((_, v)) if *v != value => return Err(twice(name, &cell.column)),
+            Some(_) => {}
+            None => wanted.push((name.clone(), value)),
+        }
+    }
+    let mut set = Vec::new();
+    let mut unset = Vec::new();
+    for (name, value) in wanted {
+        match value {
+            Some(value) => set.push((name, value)),
+            None => unset.push(name),
+        }
+    }
+    Ok((set, unset))
+}
+
 impl Record for User {
     fn identity(&self) -> &str {
         &self.username
@@ -584,5 +842,174 @@ mod tests {
         };
         assert_eq!(doc["family_name"], "O'Brien \"\\\"");
         assert_eq!(doc["sub"], "0b1c");
+    }
+
+    fn cell(field: Field, column: &str, value: Value) -> crate::objects::write::Cell {
+        crate::objects::write::Cell {
+            field,
+            column: column.into(),
+            value,
+        }
+    }
+
+    /// A row of a table with username, email, enabled, status and attributes.
+    fn row(email: Option<&str>, enabled: bool, status: &str, doc: serde_json::Value) -> Row {
+        Row(vec![
+            cell(Field::Username, "username", Value::Text("ann".into())),
+            cell(
+                Field::Attribute("email".into()),
+                "email",
+                email.map_or(Value::Null, |e| Value::Text(e.into())),
+            ),
+            cell(Field::Enabled, "enabled", Value::Bool(enabled)),
+            cell(Field::UserStatus, "status", Value::Text(status.into())),
+            cell(Field::AllAttributes, "attributes", Value::Json(doc)),
+        ])
+    }
+
+    #[test]
+    fn an_insert_creates_the_user_with_its_attributes_and_disables_it_when_asked() {
+        let new = row(
+            Some("a@x"),
+            false,
+            "",
+            serde_json::json!({"name": "Ann", "nickname": null}),
+        );
+        let changes = Users.insert(&new, WriteOptions { invite: true }).unwrap();
+        assert_eq!(
+            changes,
+            vec![
+                Change::CreateUser {
+                    username: "ann".into(),
+                    attributes: vec![
+                        ("name".into(), "Ann".into()),
+                        ("email".into(), "a@x".into())
+                    ],
+                    invite: true,
+                },
+                Change::EnableUser {
+                    username: "ann".into(),
+                    enabled: false
+                },
+            ]
+        );
+        // The column and the document must agree on an attribute both give.
+        let clash = row(Some("a@x"), true, "", serde_json::json!({"email": "b@x"}));
+        let err = Users.insert(&clash, WriteOptions::default()).unwrap_err();
+        assert_eq!(err.code, ERRCODE_INVALID_PARAMETER_VALUE);
+        let agree = row(Some("a@x"), true, "", serde_json::json!({"email": "a@x"}));
+        assert_eq!(
+            Users.insert(&agree, WriteOptions::default()).unwrap().len(),
+            1
+        );
+    }
+
+    #[test]
+    fn an_update_sends_only_what_changed() {
+        let doc = serde_json::json!({"sub": "1", "email": "a@x", "name": "Ann", "locale": "en"});
+        let old = row(Some("a@x"), true, "CONFIRMED", doc.clone());
+        assert_eq!(Users.update(&old, &old.clone()).unwrap(), vec![]);
+
+        // email column changed, name removed from the document, nickname added, disabled
+        let new = row(
+            Some("b@x"),
+            false,
+            "CONFIRMED",
+            serde_json::json!({"sub": "1", "email": "a@x", "locale": "en", "nickname": "A"}),
+        );
+        assert_eq!(
+            Users.update(&old, &new).unwrap(),
+            vec![
+                Change::UpdateUserAttributes {
+                    username: "ann".into(),
+                    attributes: vec![
+                        ("nickname".into(), "A".into()),
+                        ("email".into(), "b@x".into())
+                    ],
+                },
+                Change::DeleteUserAttributes {
+                    username: "ann".into(),
+                    names: vec!["name".into()],
+                },
+                Change::EnableUser {
+                    username: "ann".into(),
+                    enabled: false
+                },
+            ]
+        );
+        // a column set to NULL deletes the attribute
+        let new = row(None, true, "CONFIRMED", doc.clone());
+        assert_eq!(
+            Users.update(&old, &new).unwrap(),
+            vec![Change::DeleteUserAttributes {
+                username: "ann".into(),
+                names: vec!["email".into()],
+            }]
+        );
+        // column and document changing one attribute two ways is refused
+        let new = row(
+            Some("b@x"),
+            true,
+            "CONFIRMED",
+            serde_json::json!({"sub": "1", "email": "c@x", "name": "Ann", "locale": "en"}),
+        );
+        assert_eq!(
+            Users.update(&old, &new).unwrap_err().code,
+            ERRCODE_INVALID_PARAMETER_VALUE
+        );
+        // sub is Cognito's
+        let new = row(
+            Some("a@x"),
+            true,
+            "CONFIRMED",
+            serde_json::json!({"sub": "2", "email": "a@x", "name": "Ann", "locale": "en"}),
+        );
+        assert_eq!(
+            Users.update(&old, &new).unwrap_err().code,
+            ERRCODE_FEATURE_NOT_SUPPORTED
+        );
+    }
+
+    #[test]
+    fn only_unconfirmed_to_confirmed_is_a_status_change() {
+        let doc = serde_json::json!({});
+        let unconfirmed = row(None, true, "UNCONFIRMED", doc.clone());
+        let confirmed = row(None, true, "CONFIRMED", doc.clone());
+        assert_eq!(
+            Users.update(&unconfirmed, &confirmed).unwrap(),
+            vec![Change::ConfirmUser {
+                username: "ann".into()
+            }]
+        );
+        let err = Users.update(&confirmed, &unconfirmed).unwrap_err();
+        assert_eq!(err.code, ERRCODE_FEATURE_NOT_SUPPORTED);
+        assert!(
+            err.message.contains("from CONFIRMED to UNCONFIRMED"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn cognitos_own_columns_are_refused() {
+        assert!(Users.refuses(&Field::Username, Command::Update).is_some());
+        assert!(Users.refuses(&Field::Username, Command::Insert).is_none());
+        assert!(Users.refuses(&Field::UserStatus, Command::Insert).is_some());
+        assert!(Users.refuses(&Field::UserStatus, Command::Update).is_none());
+        assert!(Users.refuses(&Field::CreatedAt, Command::Update).is_some());
+        assert!(Users
+            .refuses(&Field::Attribute("sub".into()), Command::Insert)
+            .is_some());
+        assert!(Users
+            .refuses(&Field::Attribute("email".into()), Command::Update)
+            .is_none());
+        assert_eq!(
+            Users
+                .delete(&row(None, true, "", serde_json::json!({})))
+                .unwrap(),
+            vec![Change::DeleteUser {
+                username: "ann".into()
+            }]
+        );
     }
 }

@@ -296,6 +296,36 @@ pub const OPTIONS: &[OptionSpec] = &[
               pool, typed by the attribute's type (one DescribeUserPool request).",
     },
     OptionSpec {
+        name: "updatable",
+        places: SCAN_PLACES,
+        kind: Kind::Bool,
+        required: false,
+        default: Some("false"),
+        doc: "Whether INSERT, UPDATE and DELETE on the table change Cognito (`users`, \
+              `groups`, `group_members`). A table inherits its server's value and may say \
+              `false` where the server says `true`, never `true` where the server does not: \
+              the server's owner decides whether its credentials may write.",
+    },
+    OptionSpec {
+        name: "invitation",
+        places: &[Place::Table],
+        kind: Kind::Choice(&["suppress", "send"]),
+        required: false,
+        default: Some("suppress"),
+        doc: "Whether a user inserted into a `users` table gets Cognito's invitation message \
+              (`send`) or none (`suppress`, AdminCreateUser's MessageAction SUPPRESS).",
+    },
+    OptionSpec {
+        name: "batch_size",
+        places: SCAN_PLACES,
+        kind: Kind::Int { min: 1, max: 1000 },
+        required: false,
+        default: Some("50"),
+        doc: "Rows of an INSERT sent to Cognito at once (their requests in flight together, \
+              paced by the write quotas); 1 sends one row at a time. An INSERT with RETURNING \
+              sends one row at a time, as postgres_fdw does.",
+    },
+    OptionSpec {
         name: "attributes_format",
         places: &[Place::Table],
         kind: Kind::Choice(&["object", "array"]),

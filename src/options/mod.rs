@@ -18,6 +18,7 @@ pub use credentials::{AssumeRole, Credentials, SecretSource, Source};
 pub use declare::{markdown_table, Kind, OptionSpec, OPTIONS};
 pub use settings::{
     use_remote_estimate, Limits, ScanSettings, ServerSettings, TableSettings, Transport,
+    WriteSettings, WritesOff,
 };
 pub use validate::{check_privileges, pool_region, validate, warning};
 
@@ -105,7 +106,8 @@ pub(crate) mod tests {
             err.hint.as_deref(),
             Some(
                 "Valid options for a foreign table are: user_pool_id, pushdown, parallel_scan, \
-                 max_concurrent_requests, requests_per_second, object, attributes_format"
+                 max_concurrent_requests, requests_per_second, object, updatable, invitation, \
+                 batch_size, attributes_format"
             )
         );
         // A server option in the wrong place is unknown there.

@@ -261,3 +261,92 @@ pub fn use_remote_estimate(server: &[(String, String)]) -> bool {
         .and_then(parse_bool)
         .unwrap_or(true)
 }
+
+/// Why a table's writes are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritesOff {
+    /// Neither the table nor its server says `updatable 'true'` (the default).
+    NotSet,
+    /// The table says `updatable 'false'`.
+    ByTable,
+    /// The table says `'true'`, but its server does not: only the server's owner may allow
+    /// writes with the server's credentials.
+    ByServer,
+}
+
+/// What the options say about writes to one table: server and table merged, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteSettings {
+    pub allowed: Result<(), WritesOff>,
+    /// `invitation 'send'`.
+    pub invite: bool,
+    /// Rows of an INSERT in flight at once.
+    pub batch_size: u32,
+}
+
+impl WriteSettings {
+    pub fn resolve(server: &[(String, String)], table: &[(String, String)]) -> WriteSettings {
+        let flag = |options: &[(String, String)]| lookup(options, "updatable").and_then(parse_bool);
+        let server_allows = flag(server).unwrap_or(false);
+        let allowed = match (flag(table), server_allows) {
+            (Some(true), false) => Err(WritesOff::ByServer),
+            (Some(false), _) => Err(WritesOff::ByTable),
+            (None, false) => Err(WritesOff::NotSet),
+            _ => Ok(()),
+        };
+        let number = |name: &str| {
+            lookup(table, name)
+                .or_else(|| lookup(server, name))
+                .or_else(|| spec(name).and_then(|s| s.default))
+                .and_then(|v| v.trim().parse::<u32>().ok())
+        };
+        WriteSettings {
+            allowed,
+            invite: lookup(table, "invitation")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("send")),
+            batch_size: number("batch_size").unwrap_or(1).max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn only_the_server_may_allow_writes_and_a_table_may_refuse_them() {
+        let on = opts(&[("updatable", "true")]);
+        let off = opts(&[("updatable", "false")]);
+        let none = opts(&[]);
+        let allowed = |server: &[(String, String)], table: &[(String, String)]| {
+            WriteSettings::resolve(server, table).allowed
+        };
+        assert_eq!(allowed(&none, &none), Err(WritesOff::NotSet));
+        assert_eq!(allowed(&on, &none), Ok(()));
+        assert_eq!(allowed(&on, &on), Ok(()));
+        assert_eq!(allowed(&on, &off), Err(WritesOff::ByTable));
+        assert_eq!(allowed(&none, &on), Err(WritesOff::ByServer));
+        assert_eq!(allowed(&off, &on), Err(WritesOff::ByServer));
+    }
+
+    #[test]
+    fn batch_size_and_invitation() {
+        let w = WriteSettings::resolve(&opts(&[("batch_size", "10")]), &opts(&[]));
+        assert_eq!(w.batch_size, 10);
+        assert!(!w.invite);
+        let w = WriteSettings::resolve(
+            &opts(&[("batch_size", "10")]),
+            &opts(&[("batch_size", "3"), ("invitation", "SEND")]),
+        );
+        assert_eq!(w.batch_size, 3);
+        assert!(w.invite);
+        assert_eq!(WriteSettings::resolve(&[], &[]).batch_size, 50);
+    }
+}
