@@ -508,6 +508,10 @@ where
         SdkError::TimeoutError(_) => Retry::Transient,
         SdkError::DispatchFailure(failure) if failure.is_user() => Retry::Never,
         SdkError::DispatchFailure(_) => Retry::Transient,
+        // A failure status whose body was cut off is no answer: the request may or may not
+        // have been made, and asking again is how to learn which (a write reads a retried
+        // failure for what it means).
+        SdkError::ResponseError(_) if wire_failure(err).is_some() => Retry::Transient,
         SdkError::ResponseError(context) if !context.raw().status().is_success() => {
             by_status(context.raw().status().as_u16())
         }
@@ -1027,6 +1031,13 @@ mod tests {
         let refused =
             SdkError::<ListUsersError, _>::dispatch_failure(ConnectorError::io(io.into()));
         assert_eq!(classify(&refused), Retry::Transient);
+        // An error answer cut off in its body: no answer, tried again.
+        let raw = HttpResponse::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        let eof = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "cut");
+        let cut =
+            SdkError::<ListUsersError, _>::response_error(ConnectorError::io(eof.into()), raw);
+        assert_eq!(classify(&cut), Retry::Transient);
+        assert_eq!(classify(&status(400)), Retry::Never);
         for code in [
             "ResourceNotFoundException",
             "NotAuthorizedException",

@@ -253,15 +253,30 @@ pub async fn make(client: &CognitoClient, pace: &Pace, change: &Change) -> FdwRe
             .await
             .map(drop)
         }
-        Change::DeleteUserAttributes { username, names } => send(client, pace, change, || {
-            sdk.admin_delete_user_attributes()
-                .user_pool_id(pool)
-                .username(username)
-                .set_user_attribute_names(Some(names.clone()))
-                .send()
-        })
-        .await
-        .map(drop),
+        Change::DeleteUserAttributes { username, names } => {
+            let sent = send(client, pace, change, || {
+                sdk.admin_delete_user_attributes()
+                    .user_pool_id(pool)
+                    .username(username)
+                    .set_user_attribute_names(Some(names.clone()))
+                    .send()
+            })
+            .await;
+            match sent {
+                // Deleting an attribute the user does not hold is refused: after a retry, an
+                // earlier attempt deleted it if the user holds none of them now.
+                Err(f) if f.is("InvalidParameterException") && f.retried => {
+                    let user = get_user(client, pace, username).await?;
+                    let holds_none =
+                        |u: &User| !u.attributes.iter().any(|(name, _)| names.contains(name));
+                    if user.as_ref().is_some_and(holds_none) {
+                        return Ok(Outcome::Made);
+                    }
+                    Err(f)
+                }
+                other => other.map(drop),
+            }
+        }
         Change::EnableUser {
             username,
             enabled: true,
