@@ -32,6 +32,11 @@ const REQUEST_COST: f64 = 100.0;
 const MAX_NAME: usize = 128;
 
 impl CognitoObject for GroupMembers {
+    /// Its user columns are those of `users`, custom attribute columns included.
+    fn takes_custom_attribute_columns(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "group_members"
     }

@@ -54,7 +54,8 @@ pub trait CognitoObject: Sync {
     }
 
     /// Whether IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds to the object's table a
-    /// column per custom attribute of the pool (read with the column option `attribute`).
+    /// column per custom attribute of the pool (read with the column option `attribute`):
+    /// `users` and `group_members`, whose user columns are those of `users`.
     fn takes_custom_attribute_columns(&self) -> bool {
         false
     }
@@ -625,7 +626,22 @@ mod tests {
             users::USERS.import_ddl("s"),
             users::USERS.import_ddl_with("s", &[])
         );
-        assert!(users::USERS.takes_custom_attribute_columns());
-        assert!(!groups::GROUPS.takes_custom_attribute_columns());
+        let taking: Vec<&str> = Object::all()
+            .iter()
+            .filter(|o| o.takes_custom_attribute_columns())
+            .map(|o| o.name())
+            .collect();
+        assert_eq!(taking, ["users", "group_members"]);
+        // After group_members' eight columns; a custom:group_name would not take its name.
+        let taken: Vec<&str> = group_members::IMPORT_COLUMNS
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(
+            custom_attribute_columns(&[attribute("group_name", "Number")], &taken, &quote),
+            ["custom_group_name bigint options (attribute 'custom:group_name')"]
+        );
+        let ddl = group_members::GROUP_MEMBERS.import_ddl_with("s", &["x text".to_owned()]);
+        assert!(ddl.contains("  attributes jsonb,\n  x text\n)"), "{ddl}");
     }
 }
