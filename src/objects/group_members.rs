@@ -8,8 +8,8 @@ use std::pin::Pin;
 use pgrx::PgSqlErrorCode::*;
 
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
 use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
@@ -96,23 +96,6 @@ impl CognitoObject for GroupMembers {
             prefix: false,
             lookup: Some((operation, MAX_NAME)),
         })
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    /// Already split: one stream per group.
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
     }
 
     /// No API counts memberships; the pool's users stand in for them (DescribeUserPool's
