@@ -17,14 +17,16 @@ use crate::error::FdwResult;
 pub struct Member {
     pub group_name: String,
     pub user: User,
-    /// group name and username, apart: what tells two memberships apart.
+    /// What tells two memberships apart, and names one in messages: "ann in admins". Cognito's
+    /// usernames hold no white space, so the first blank ends the username: two memberships
+    /// share an identity only when they are the same.
     pub identity: String,
 }
 
 impl Member {
     pub fn new(group_name: String, user: User) -> Member {
         Member {
-            identity: format!("{group_name}\u{0}{}", user.username),
+            identity: format!("{} in {group_name}", user.username),
             group_name,
             user,
         }

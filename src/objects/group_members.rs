@@ -335,6 +335,7 @@ mod tests {
             Value::Text("admins".into())
         );
         assert_eq!(member.value(&Field::Username), Value::Text("ada".into()));
+        assert_eq!(member.identity(), "ada in admins");
         assert_ne!(
             member.identity(),
             Member::new("admin".into(), User::named("sada".into())).identity()

@@ -93,9 +93,11 @@ create foreign table typed (username text,
   server custom_server options (object 'users');
 select username, seats, renewed from typed order by username;
 select username, tenant from typed order by username;
--- and so in a group_members table
+-- and so in a group_members table, where the message names the membership
 create foreign table typed_members (group_name text, username text,
   seats int options (attribute 'custom:seats'),
-  renewed timestamp options (attribute 'custom:renewed_at'))
+  renewed timestamp options (attribute 'custom:renewed_at'),
+  tenant bigint options (attribute 'custom:tenant_id'))
   server custom_server options (object 'group_members');
 select group_name, username, seats, renewed from typed_members order by 1, 2;
+select group_name, username, tenant from typed_members where group_name = 'leads';
