@@ -2,17 +2,16 @@
 //!
 //! A client's secret never leaves this module: the record keeps only whether there is one.
 
-use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::list_user_pool_clients::ListUserPoolClientsOutput;
 use aws_sdk_cognitoidentityprovider::types::{UserPoolClientDescription, UserPoolClientType};
-use pgrx::PgSqlErrorCode::*;
 use serde_json::{json, Map, Value as Json};
 
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
+use super::not_found::names_a_missing_record;
 use super::rate::Limiter;
 use crate::convert::Instant;
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 /// An app client as the scan needs it, free of SDK types (and of its secret).
 #[derive(Debug, Clone, PartialEq)]
@@ -210,16 +209,6 @@ fn details(c: &UserPoolClientType) -> Json {
     Json::Object(m)
 }
 
-/// Whether a ResourceNotFoundException's message says the user pool is missing, rather than
-/// the client or provider asked for: AWS says "User pool us-east-1_x does not exist." for a
-/// pool and "User pool client x does not exist." for a client (moto: the id alone). A missing
-/// item is no row, as a listing would not return it; a missing pool stays an error, as it is
-/// for a listing. Ids and provider names hold no blank, so they cannot read "user pool ".
-pub fn the_pool_is_missing(message: Option<&str>) -> bool {
-    let message = message.unwrap_or_default().to_lowercase();
-    message.contains("user pool ") && !message.contains("user pool client")
-}
-
 /// One stream of app clients: a whole ListUserPoolClients listing, or one
 /// DescribeUserPoolClient of an id.
 pub struct ClientPager {
@@ -278,12 +267,7 @@ impl ClientPager {
                 .map(AppClient::from)
                 .into_iter()
                 .collect()),
-            Err((SdkError::ServiceError(context), _))
-                if context.err().code() == Some("ResourceNotFoundException")
-                    && !the_pool_is_missing(context.err().message()) =>
-            {
-                Ok(Vec::new())
-            }
+            Err((err, _)) if names_a_missing_record(&err, &client.user_pool_id) => Ok(Vec::new()),
             Err((err, tried)) => Err(client.error("DescribeUserPoolClient", err, tried)),
         }
     }
@@ -312,36 +296,11 @@ impl ClientPager {
         .map_err(|(err, tried)| client.error("ListUserPoolClients", err, tried))?;
         // As for ListUsers: an answer without its list is broken, not the last page.
         let Some(clients) = output.user_pool_clients else {
-            return Err(FdwError::new(
-                ERRCODE_FDW_ERROR,
-                format!(
-                    "Cognito ListUserPoolClients answer from {} has no UserPoolClients list",
-                    client.endpoint
-                ),
-            )
-            .with_detail(format!(
-                "user pool {}; the listing stopped rather than end early",
-                client.user_pool_id
-            )));
+            return Err(client.missing_list("ListUserPoolClients", "UserPoolClients"));
         };
         self.token = output.next_token.filter(|t| !t.is_empty());
-        if let Some(token) = &self.token {
-            if self.tokens_seen.repeated(token) {
-                return Err(FdwError::new(
-                    ERRCODE_FDW_ERROR,
-                    format!(
-                        "Cognito ListUserPoolClients at {} sent a page token it had already \
-                         sent in this listing",
-                        self.client.endpoint
-                    ),
-                )
-                .with_detail(format!(
-                    "user pool {}, after {} pages; the listing stopped rather than loop",
-                    self.client.user_pool_id,
-                    self.tokens_seen.pages() + 1
-                )));
-            }
-        }
+        self.tokens_seen
+            .check(&self.client, "ListUserPoolClients", self.token.as_deref())?;
         self.finished = self.token.is_none();
         Ok(clients.into_iter().map(AppClient::from).collect())
     }
@@ -380,6 +339,8 @@ mod tests {
     use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
+
+    use pgrx::PgSqlErrorCode::*;
 
     use super::*;
     use crate::cognito::client::build_on;

@@ -5,7 +5,7 @@ use aws_sdk_cognitoidentityprovider::types::GroupType;
 
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
-use super::members::names_a_missing_record;
+use super::not_found::names_a_missing_record;
 use super::quota::{Category, Pace};
 use super::rate::Limiter;
 use crate::convert::Instant;
@@ -57,7 +57,7 @@ async fn lookup(client: &CognitoClient, limiter: &Limiter, name: &str) -> FdwRes
         // A group that does not exist is no row, as a listing would not return it. The same
         // code also answers for a missing pool, whose message names the pool: that stays
         // an error, as it is for a listing.
-        Err((err, _)) if names_a_missing_record(&err) => Ok(None),
+        Err((err, _)) if names_a_missing_record(&err, &client.user_pool_id) => Ok(None),
         Err((err, tried)) => Err(client.error("GetGroup", err, tried)),
     }
 }

@@ -7,18 +7,16 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::list_identity_providers::ListIdentityProvidersOutput;
 use aws_sdk_cognitoidentityprovider::types::{IdentityProviderType, ProviderDescription};
-use pgrx::PgSqlErrorCode::*;
 use serde_json::{Map, Value as Json};
 
-use super::app_clients::the_pool_is_missing;
 use super::client::{call, CognitoClient};
 use super::listing::{instant, Pager, TokensSeen};
+use super::not_found::names_a_missing_record;
 use super::rate::Limiter;
 use crate::convert::Instant;
-use crate::error::{FdwError, FdwResult};
+use crate::error::FdwResult;
 
 /// An identity provider as the scan needs it, free of SDK types (and of secrets).
 #[derive(Debug, Clone, PartialEq)]
@@ -169,12 +167,7 @@ impl ProviderPager {
                 .map(IdentityProvider::from)
                 .into_iter()
                 .collect()),
-            Err((SdkError::ServiceError(context), _))
-                if context.err().code() == Some("ResourceNotFoundException")
-                    && !the_pool_is_missing(context.err().message()) =>
-            {
-                Ok(Vec::new())
-            }
+            Err((err, _)) if names_a_missing_record(&err, &client.user_pool_id) => Ok(Vec::new()),
             Err((err, tried)) => Err(client.error("DescribeIdentityProvider", err, tried)),
         }
     }
@@ -205,23 +198,8 @@ impl ProviderPager {
         // list, so unlike ListUsers' a missing list cannot be told from an empty page.
         let providers = output.providers;
         self.token = output.next_token.filter(|t| !t.is_empty());
-        if let Some(token) = &self.token {
-            if self.tokens_seen.repeated(token) {
-                return Err(FdwError::new(
-                    ERRCODE_FDW_ERROR,
-                    format!(
-                        "Cognito ListIdentityProviders at {} sent a page token it had already \
-                         sent in this listing",
-                        self.client.endpoint
-                    ),
-                )
-                .with_detail(format!(
-                    "user pool {}, after {} pages; the listing stopped rather than loop",
-                    self.client.user_pool_id,
-                    self.tokens_seen.pages() + 1
-                )));
-            }
-        }
+        self.tokens_seen
+            .check(&self.client, "ListIdentityProviders", self.token.as_deref())?;
         self.finished = self.token.is_none();
         Ok(providers.into_iter().map(IdentityProvider::from).collect())
     }
@@ -264,6 +242,8 @@ mod tests {
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
     use serde_json::json;
+
+    use pgrx::PgSqlErrorCode::*;
 
     use super::*;
     use crate::cognito::client::build_on;

@@ -2,12 +2,12 @@
 //! AdminListGroupsForUser, one user's groups (with one AdminGetUser for the user's own values
 //! when a query reads them).
 
-use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::operation::admin_list_groups_for_user::AdminListGroupsForUserOutput;
 use aws_sdk_cognitoidentityprovider::operation::list_users_in_group::ListUsersInGroupOutput;
 
 use super::client::{call, CognitoClient};
 use super::listing::{Pager, TokensSeen};
+use super::not_found::names_a_missing_record;
 use super::rate::Limiter;
 use super::users::User;
 use crate::error::FdwResult;
@@ -17,34 +17,19 @@ use crate::error::FdwResult;
 pub struct Member {
     pub group_name: String,
     pub user: User,
-    /// group name and username, apart: what tells two memberships apart.
+    /// What tells two memberships apart, and names one in messages: "ann in admins". Cognito's
+    /// usernames hold no white space, so the first blank ends the username: two memberships
+    /// share an identity only when they are the same.
     pub identity: String,
 }
 
 impl Member {
     pub fn new(group_name: String, user: User) -> Member {
         Member {
-            identity: format!("{group_name}\u{0}{}", user.username),
+            identity: format!("{} in {group_name}", user.username),
             group_name,
             user,
         }
-    }
-}
-
-/// Whether `err` says the group or user asked for does not exist, as opposed to the pool
-/// (whose message names the pool, under the same code): the first is no row, as a listing
-/// would not return it; the second stays an error, as it is for a listing.
-pub fn names_a_missing_record<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
-    let SdkError::ServiceError(context) = err else {
-        return false;
-    };
-    let err = context.err();
-    match err.code() {
-        Some("UserNotFoundException") => true,
-        Some("ResourceNotFoundException") => !err
-            .message()
-            .is_some_and(|m| m.to_lowercase().contains("pool")),
-        _ => false,
     }
 }
 
@@ -107,7 +92,7 @@ impl Pager for GroupMembersPager {
         let output = match result {
             Ok(output) => output,
             // A group deleted since it was listed, or named by a condition and never there.
-            Err((err, _)) if names_a_missing_record(&err) => {
+            Err((err, _)) if names_a_missing_record(&err, &client.user_pool_id) => {
                 self.finished = true;
                 return Ok(Vec::new());
             }
@@ -215,7 +200,7 @@ impl Pager for UserGroupsPager {
         .await;
         let output = match result {
             Ok(output) => output,
-            Err((err, _)) if names_a_missing_record(&err) => {
+            Err((err, _)) if names_a_missing_record(&err, &client.user_pool_id) => {
                 self.finished = true;
                 return Ok(Vec::new());
             }

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod identity_providers;
 pub mod listing;
 pub mod members;
+pub mod not_found;
 pub mod quota;
 pub mod rate;
 pub mod runtime;

@@ -90,7 +90,9 @@ pub async fn admin_get_user(
                 .map(|a| (a.name, a.value.unwrap_or_default()))
                 .collect(),
         })),
-        Err((err, _)) if super::members::names_a_missing_record(&err) => Ok(None),
+        Err((err, _)) if super::not_found::names_a_missing_record(&err, &client.user_pool_id) => {
+            Ok(None)
+        }
         Err((err, tried)) => Err(client.error("AdminGetUser", err, tried)),
     }
 }

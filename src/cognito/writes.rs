@@ -15,6 +15,7 @@ use pgrx::PgSqlErrorCode::{self, *};
 
 use super::client::{call, CognitoClient};
 use super::groups::{get_group, Group};
+use super::not_found::names_a_missing_record;
 use super::quota::{Category, Pace};
 use super::users::{get_user, User};
 use crate::error::{FdwError, FdwResult};
@@ -121,21 +122,16 @@ impl Change {
 /// A failed request: the error as a message says it, and what the caller needs to read it.
 struct Failure {
     code: Option<String>,
-    message: String,
+    /// Cognito said the user or group named does not exist (not the pool).
+    missing: bool,
     /// More than one attempt was made: an earlier one may have been executed.
     retried: bool,
     error: FdwError,
 }
 
 impl Failure {
-    /// Whether Cognito said the user or group named does not exist (not the pool, whose
-    /// message names it under the same ResourceNotFoundException).
     fn names_a_missing_record(&self) -> bool {
-        match self.code.as_deref() {
-            Some("UserNotFoundException") => true,
-            Some("ResourceNotFoundException") => !self.message.to_lowercase().contains("pool"),
-            _ => false,
-        }
+        self.missing
     }
 
     fn is(&self, code: &str) -> bool {
@@ -179,16 +175,13 @@ where
     call(client, &limiter, |_| false, request)
         .await
         .map_err(|(err, tried)| {
-            let (code, message) = match &err {
-                SdkError::ServiceError(context) => (
-                    context.err().code().map(str::to_owned),
-                    context.err().message().unwrap_or_default().to_owned(),
-                ),
-                _ => (None, String::new()),
+            let code = match &err {
+                SdkError::ServiceError(context) => context.err().code().map(str::to_owned),
+                _ => None,
             };
             Failure {
                 code,
-                message,
+                missing: names_a_missing_record(&err, &client.user_pool_id),
                 retried: tried.made > 1,
                 error: client.error(change.operation(), err, tried),
             }
@@ -484,7 +477,7 @@ fn missing_member(failure: Failure, group_name: &str, username: &str) -> FdwErro
 pub fn sqlstate_of(code: &str, otherwise: PgSqlErrorCode) -> PgSqlErrorCode {
     Failure {
         code: Some(code.to_owned()),
-        message: String::new(),
+        missing: false,
         retried: false,
         error: FdwError::new(otherwise, ""),
     }
@@ -560,23 +553,6 @@ mod tests {
             sqlstate_of("TooManyRequestsException", ERRCODE_FDW_ERROR),
             ERRCODE_FDW_ERROR
         );
-    }
-
-    #[test]
-    fn a_missing_user_or_group_is_not_a_missing_pool() {
-        let failure = |code: &str, message: &str| Failure {
-            code: Some(code.into()),
-            message: message.into(),
-            retried: false,
-            error: FdwError::new(ERRCODE_FDW_ERROR, ""),
-        };
-        assert!(failure("UserNotFoundException", "User does not exist.").names_a_missing_record());
-        assert!(failure("ResourceNotFoundException", "Group not found.").names_a_missing_record());
-        assert!(
-            !failure("ResourceNotFoundException", "User pool x does not exist.")
-                .names_a_missing_record()
-        );
-        assert!(!failure("InvalidParameterException", "x").names_a_missing_record());
     }
 
     #[test]

@@ -3,14 +3,10 @@
 //! looked up by id with DescribeUserPoolClient. A client's secret is never read into a row:
 //! `has_secret` says whether it has one.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
-use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{AppClient, ClientPager, CognitoClient, Listing};
@@ -104,35 +100,6 @@ impl CognitoObject for AppClients {
             }),
             _ => None,
         }
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
-    }
-
-    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
-        None
-    }
-
-    fn refresh_rows<'a>(
-        &self,
-        _pool: &'a PoolKey,
-        _client: &'a CognitoClient,
-        _attempts: Attempts,
-    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
-        Box::pin(async { None })
     }
 
     fn assumed_rows(&self) -> f64 {

@@ -9,8 +9,8 @@ use pgrx::PgSqlErrorCode::*;
 
 use super::write::{Command, ReadBack, Row, WriteOptions, Writer};
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
 use crate::cognito::estimate::{self, Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
@@ -35,6 +35,11 @@ const REQUEST_COST: f64 = 100.0;
 const MAX_NAME: usize = 128;
 
 impl CognitoObject for GroupMembers {
+    /// Its user columns are those of `users`, custom attribute columns included.
+    fn takes_custom_attribute_columns(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         "group_members"
     }
@@ -98,23 +103,6 @@ impl CognitoObject for GroupMembers {
             prefix: false,
             lookup: Some((operation, MAX_NAME)),
         })
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    /// Already split: one stream per group.
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
     }
 
     /// No API counts memberships; the pool's users stand in for them (DescribeUserPool's
@@ -415,6 +403,7 @@ mod tests {
             Value::Text("admins".into())
         );
         assert_eq!(member.value(&Field::Username), Value::Text("ada".into()));
+        assert_eq!(member.identity(), "ada in admins");
         assert_ne!(
             member.identity(),
             Member::new("admin".into(), User::named("sada".into())).identity()

@@ -1,15 +1,11 @@
 //! `object 'groups'`: the groups of a user pool, read with ListGroups, or by name with
 //! GetGroup.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use super::write::{text_of, Command, ReadBack, Row, WriteOptions, Writer};
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
-use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::groups::get_group;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::writes::{Change, GroupValues};
@@ -84,35 +80,6 @@ impl CognitoObject for Groups {
             }),
             _ => None,
         }
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
-    }
-
-    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
-        None
-    }
-
-    fn refresh_rows<'a>(
-        &self,
-        _pool: &'a PoolKey,
-        _client: &'a CognitoClient,
-        _attempts: Attempts,
-    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
-        Box::pin(async { None })
     }
 
     fn assumed_rows(&self) -> f64 {

@@ -3,15 +3,11 @@
 //! described one by one; or looked up by name with DescribeIdentityProvider. The secrets in a
 //! provider's details are never read into a row (`cognito::identity_providers`).
 
-use std::future::Future;
-use std::pin::Pin;
-
 use super::app_clients::{DOCUMENT, LIST_TYPES, TEXT, TIME};
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
-use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::{CognitoClient, IdentityProvider, Listing, ProviderPager};
@@ -100,35 +96,6 @@ impl CognitoObject for IdentityProviders {
             }),
             _ => None,
         }
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
-    }
-
-    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
-        None
-    }
-
-    fn refresh_rows<'a>(
-        &self,
-        _pool: &'a PoolKey,
-        _client: &'a CognitoClient,
-        _attempts: Attempts,
-    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
-        Box::pin(async { None })
     }
 
     fn assumed_rows(&self) -> f64 {

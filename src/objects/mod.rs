@@ -55,7 +55,8 @@ pub trait CognitoObject: Sync {
     }
 
     /// Whether IMPORT FOREIGN SCHEMA's `custom_attribute_columns` adds to the object's table a
-    /// column per custom attribute of the pool (read with the column option `attribute`).
+    /// column per custom attribute of the pool (read with the column option `attribute`):
+    /// `users` and `group_members`, whose user columns are those of `users`.
     fn takes_custom_attribute_columns(&self) -> bool {
         false
     }
@@ -89,29 +90,45 @@ pub trait CognitoObject: Sync {
     fn request_cost(&self) -> f64;
     /// How the listing can send a condition on `field`, if it can.
     fn filter(&self, field: &Field) -> Option<Filter>;
-    /// The attribute and value a boolean test of `field` (`where enabled`) is sent as.
-    fn flag_filter(&self, field: &Field, on: bool) -> Option<(&'static str, &'static str)>;
-    /// How a whole listing splits into streams read concurrently, if it does.
-    fn partitioning(&self) -> Option<Partitioning>;
+    /// The attribute and value a boolean test of `field` (`where enabled`) is sent as; by
+    /// default none is sent (only ListUsers filters on a flag).
+    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
+        None
+    }
+    /// How a whole listing splits into streams read concurrently, if it does; by default it
+    /// is one stream (only ListUsers takes a prefix filter to split on).
+    fn partitioning(&self) -> Option<Partitioning> {
+        None
+    }
     /// What the requests ask for of each record, when a query reads `columns` and the filters
-    /// sent are on `filtered_on` (every record they return holds it); None asks for all.
+    /// sent are on `filtered_on` (every record they return holds it); None asks for all, the
+    /// default (only ListUsers can ask for less).
     fn attributes_to_get(
         &self,
-        columns: &[ColumnPlan],
-        filtered_on: Option<&str>,
-    ) -> Option<Vec<String>>;
+        _columns: &[ColumnPlan],
+        _filtered_on: Option<&str>,
+    ) -> Option<Vec<String>> {
+        None
+    }
 
-    /// The records a table of `pool` holds, as far as this backend knows (no request made).
-    fn known_rows(&self, pool: &PoolKey) -> Option<u64>;
+    /// The records a table of `pool` holds, as far as this backend knows (no request made);
+    /// by default nothing (no API counts groups, clients, providers or pools short of listing
+    /// them all), and `assumed_rows` stands in.
+    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
+        None
+    }
     /// Ask Cognito how many records a table of `pool` holds, and remember the answer for
     /// `known_rows`; None when it cannot tell (failures are not errors: without a size a scan
     /// reads one stream, which is always correct). ANALYZE and the scan's size check ask it.
+    /// By default nothing is asked.
     fn refresh_rows<'a>(
         &self,
-        pool: &'a PoolKey,
-        client: &'a CognitoClient,
-        attempts: Attempts,
-    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>>;
+        _pool: &'a PoolKey,
+        _client: &'a CognitoClient,
+        _attempts: Attempts,
+    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
+        Box::pin(async { None })
+    }
     /// The records assumed when nothing is known.
     fn assumed_rows(&self) -> f64;
 
@@ -636,7 +653,22 @@ mod tests {
             users::USERS.import_ddl("s"),
             users::USERS.import_ddl_with("s", &[])
         );
-        assert!(users::USERS.takes_custom_attribute_columns());
-        assert!(!groups::GROUPS.takes_custom_attribute_columns());
+        let taking: Vec<&str> = Object::all()
+            .iter()
+            .filter(|o| o.takes_custom_attribute_columns())
+            .map(|o| o.name())
+            .collect();
+        assert_eq!(taking, ["users", "group_members"]);
+        // After group_members' eight columns; a custom:group_name would not take its name.
+        let taken: Vec<&str> = group_members::IMPORT_COLUMNS
+            .iter()
+            .map(|(c, _)| *c)
+            .collect();
+        assert_eq!(
+            custom_attribute_columns(&[attribute("group_name", "Number")], &taken, &quote),
+            ["custom_group_name bigint options (attribute 'custom:group_name')"]
+        );
+        let ddl = group_members::GROUP_MEMBERS.import_ddl_with("s", &["x text".to_owned()]);
+        assert!(ddl.contains("  attributes jsonb,\n  x text\n)"), "{ddl}");
     }
 }

@@ -2,14 +2,10 @@
 //! columns ListUserPools does not give come from one DescribeUserPool per pool, asked only
 //! when the query reads one of them. An id is looked up with DescribeUserPool.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use super::{
-    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Partitioning, Record,
-    Records, Selectivity,
+    CognitoObject, ColumnDef, ColumnPlan, Field, Filter, ListRequest, Object, Record, Records,
+    Selectivity,
 };
-use crate::cognito::estimate::{Attempts, PoolKey};
 use crate::cognito::listing::FanOut;
 use crate::cognito::quota::{Category, Pace};
 use crate::cognito::user_pools::{names_pool_in, DescribePager, PoolPager, UserPool};
@@ -91,35 +87,6 @@ impl CognitoObject for UserPools {
             }),
             _ => None,
         }
-    }
-
-    fn flag_filter(&self, _field: &Field, _on: bool) -> Option<(&'static str, &'static str)> {
-        None
-    }
-
-    fn partitioning(&self) -> Option<Partitioning> {
-        None
-    }
-
-    fn attributes_to_get(
-        &self,
-        _columns: &[ColumnPlan],
-        _filtered_on: Option<&str>,
-    ) -> Option<Vec<String>> {
-        None
-    }
-
-    fn known_rows(&self, _pool: &PoolKey) -> Option<u64> {
-        None
-    }
-
-    fn refresh_rows<'a>(
-        &self,
-        _pool: &'a PoolKey,
-        _client: &'a CognitoClient,
-        _attempts: Attempts,
-    ) -> Pin<Box<dyn Future<Output = Option<u64>> + 'a>> {
-        Box::pin(async { None })
     }
 
     fn assumed_rows(&self) -> f64 {

@@ -292,8 +292,9 @@ pub const OPTIONS: &[OptionSpec] = &[
         kind: Kind::Bool,
         required: false,
         default: Some("false"),
-        doc: "Add to the imported `users` table a column per custom attribute of the server's \
-              pool, typed by the attribute's type (one DescribeUserPool request).",
+        doc: "Add to the imported `users` and `group_members` tables a column per custom \
+              attribute of the server's pool, typed by the attribute's type (one DescribeUserPool \
+              request).",
     },
     OptionSpec {
         name: "updatable",

@@ -35,7 +35,8 @@ Pools (see --help):
          non-ASCII ones and one with trailing blanks, for type modifiers and domains
   custom   CUSTOM_USERS below, in a pool whose schema has a custom attribute of each type
          (String, Number, DateTime, Boolean), one named like a documented column and one
-         that is no plain SQL name; MFA optional, deletion protection on, a domain
+         that is no plain SQL name; MFA optional, deletion protection on, a domain;
+         CUSTOM_GROUPS (seed_custom_groups)
   configured  no users; username attributes, MFA on, an SMS configuration, a domain
 Every pool's create and modify dates are fixed (a day apart, in creation order), for
 object 'user_pools'.
@@ -475,7 +476,22 @@ def seed_custom(s):
         user = s.user(pool_id, username, {"email": f"{username}@example.com", **attrs})
         user.create_date = BASE_DATE + datetime.timedelta(days=6, hours=len(username))
         user.last_modified_date = user.create_date
+    seed_custom_groups(s, pool_id)
     return {"id": pool_id, "users": len(CUSTOM_USERS)}
+
+
+# Groups of the custom pool (name, members), so that group_members reads custom attributes
+# through each of its requests: ann is in both, cy has no custom attribute.
+CUSTOM_GROUPS = [("crew", ["ann", "ben", "cy"]), ("leads", ["ann"])]
+
+
+def seed_custom_groups(s, pool_id):
+    for n, (name, members) in enumerate(CUSTOM_GROUPS, start=1):
+        group = s.backend.create_group(pool_id, name, None, None, None)
+        group.creation_date = BASE_DATE + datetime.timedelta(days=36, minutes=n)
+        group.last_modified_date = group.creation_date
+        for username in members:
+            s.backend.admin_add_user_to_group(pool_id, name, username)
 
 
 def seed_configured(s):
