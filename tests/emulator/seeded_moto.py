@@ -29,7 +29,8 @@ Pools (see --help):
   big    --big-users N users big00001..., each with a 2000-character custom:blob
   plain  --plain-users N users plain00001... (default 2000) with an email each
   empty  no users
-  demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled
+  demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled; 6 groups,
+         6 app clients and 3 identity providers (seed_demo_apps)
   typmods  TYPMOD_USERS below: create/modify times with fractional seconds (moto sends
          milliseconds) next to day and year boundaries, names of 2 to 8 characters,
          non-ASCII ones and one with trailing blanks, for type modifiers and domains
@@ -411,7 +412,72 @@ def seed_demo(s):
         for username in members:
             s.backend.admin_add_user_to_group(pool_id, name, username)
     return {"id": pool_id, "users": len(DEMO_USERS), "groups": len(DEMO_GROUPS),
-            "memberships": sum(len(g[3]) for g in DEMO_GROUPS)}
+            "memberships": sum(len(g[3]) for g in DEMO_GROUPS), **seed_demo_apps(s, pool_id)}
+
+
+# App clients and identity providers of the demo pool, few enough to describe whole for every
+# clause of a differential test (each Describe is capped at 5 a second per pool): two clients
+# of the same name, names that differ only in case, white space, non-ASCII; with and without
+# a secret and OAuth settings. Names keep to AWS's pattern ([\w\s+=,.@-]+).
+DEMO_CLIENTS = [
+    # (name, secret, settings)
+    ("web", True, {"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                   "AllowedOAuthFlows": ["code"], "AllowedOAuthScopes": ["openid", "email"],
+                   "AllowedOAuthFlowsUserPoolClient": True,
+                   "CallbackURLs": ["https://app.example.com/callback"],
+                   "LogoutURLs": ["https://app.example.com/"],
+                   "SupportedIdentityProviders": ["COGNITO", "DemoSAML"]}),
+    ("Web", False, {"AllowedOAuthFlows": ["implicit"], "AllowedOAuthScopes": ["openid"],
+                    "AllowedOAuthFlowsUserPoolClient": True,
+                    "CallbackURLs": ["https://spa.example.com/", "http://localhost:3000/"],
+                    "SupportedIdentityProviders": ["COGNITO"]}),
+    ("web", False, {"ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"]}),
+    ("mobile app", False, {"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH"],
+                           "SupportedIdentityProviders": ["Google"]}),
+    ("équipe", False, {}),
+    ("back-end", True, {"AllowedOAuthFlows": ["client_credentials"],
+                        "AllowedOAuthScopes": ["api/read", "api/write"],
+                        "AllowedOAuthFlowsUserPoolClient": True}),
+]
+
+DEMO_PROVIDERS = [
+    # (name, type, details, attribute mapping, identifiers)
+    ("DemoSAML", "SAML", {"MetadataURL": "https://sso.example.org/metadata",
+                          "IDPSignout": "false"},
+     {"email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+      "name": "displayName"}, ["example.org"]),
+    ("DemoOIDC", "OIDC", {"client_id": "demo-oidc", "client_secret": "demosecret-never-shown-5e",
+                          "attributes_request_method": "POST",
+                          "oidc_issuer": "https://id.example.org", "authorize_scopes": "openid"},
+     {"email": "email"}, ["id.example.org", "example.net"]),
+    ("Google", "Google", {"client_id": "demo-google", "client_secret": "demogoogle-never-shown",
+                          "authorize_scopes": "profile email openid"},
+     {"given_name": "given_name"}, []),
+]
+
+
+def seed_demo_apps(s, pool_id):
+    """The demo pool's app clients (ids fixed by position and name) and identity providers,
+    with fixed dates, for tests/e2e/test_differential_objects_described.py."""
+    pool = s.backend.user_pools[pool_id]
+    for n, (name, secret, settings) in enumerate(DEMO_CLIENTS, start=1):
+        created = BASE_DATE + datetime.timedelta(days=61, minutes=n)
+        client = s.backend.create_user_pool_client(pool_id, secret, {
+            "ClientName": name, **settings, "CreationDate": created,
+            "LastModifiedDate": created + datetime.timedelta(hours=n)})
+        del pool.clients[client.id]
+        client.id = client_id(f"demo {n} {name}")
+        client.secret = "democlientsecret" + hashlib.sha256(name.encode()).hexdigest()[:30]
+        pool.clients[client.id] = client
+    for n, (name, kind, details, mapping, identifiers) in enumerate(DEMO_PROVIDERS, start=1):
+        settings = {"ProviderType": kind, "ProviderDetails": details,
+                    "AttributeMapping": mapping}
+        if identifiers:
+            settings["IdpIdentifiers"] = identifiers
+        provider = s.backend.create_identity_provider(pool_id, name, settings)
+        provider.creation_date = BASE_DATE + datetime.timedelta(days=91, minutes=n)
+        provider.last_modified_date = provider.creation_date + datetime.timedelta(hours=n)
+    return {"app_clients": len(DEMO_CLIENTS), "identity_providers": len(DEMO_PROVIDERS)}
 
 
 def seed_teams(s, groups, members):
