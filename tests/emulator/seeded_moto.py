@@ -495,6 +495,17 @@ def seed_teams(s, groups, members):
             "memberships": groups * members}
 
 
+def seed_apps(s, clients):
+    """The benchmark's pool of app clients: CLIENTS clients app001.., each with the settings
+    only DescribeUserPoolClient gives, every third with a secret."""
+    pool_id = s.pool("apps")
+    for n in range(1, clients + 1):
+        s.backend.create_user_pool_client(pool_id, n % 3 == 0, {
+            "ClientName": f"app{n:03d}", "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+            "CallbackURLs": [f"https://app{n:03d}.example.com/callback"]})
+    return {"id": pool_id, "users": 0, "app_clients": clients}
+
+
 def seed_typmods(s):
     pool_id = s.pool("typmods", ("code", 16))
     for username, given, code, created, modified in TYPMOD_USERS:
@@ -582,14 +593,16 @@ def main():
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
     ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods,custom,configured",
                     help="comma-separated subset of main,big,plain,empty,demo,typmods,"
-                         "custom,configured,teams (teams: the benchmark's groups, not made by "
-                         "default)")
+                         "custom,configured,teams,apps (teams, apps: the benchmark's groups "
+                         "and app clients, not made by default)")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
     ap.add_argument("--plain-users", type=int, default=2000)
     ap.add_argument("--teams", default="50x100",
                     help="GROUPSxMEMBERS of the teams pool (only with --pools ...,teams)")
+    ap.add_argument("--apps", type=int, default=64,
+                    help="app clients of the apps pool (only with --pools ...,apps)")
     args = ap.parse_args()
 
     from moto.cognitoidp.models import cognitoidp_backends
@@ -623,6 +636,8 @@ def main():
     if "teams" in wanted:
         groups, members = (int(n) for n in args.teams.split("x"))
         pools["teams"] = seed_teams(s, groups, members)
+    if "apps" in wanted:
+        pools["apps"] = seed_apps(s, args.apps)
     seed_secs = time.monotonic() - t0
 
     # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we
