@@ -75,7 +75,7 @@ start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate
     --quota "ListUserPoolClientsPerPool=ListUserPoolClients:5" \
     --quota "DescribeUserPoolClientPerPool=DescribeUserPoolClient:5"
 
-log "tests/bench/bench.py ($BENCH_USERS users, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
+log "tests/bench/bench.py (${BENCH_ONLY:-$BENCH_USERS users}, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
 "$VENV/bin/python" "$ROOT/tests/bench/bench.py" --state "$MOTO_STATE" --proxy "$PROXY_URL" \
     --timeout "$BENCH_TIMEOUT" --wrapper-options "$BENCH_WRAPPER_OPTIONS" \
     --out "$BENCH_OUT" --command "$command" ${BENCH_ONLY:+--only "$BENCH_ONLY"}
