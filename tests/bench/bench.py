@@ -437,7 +437,8 @@ def replace_section(path, section):
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(heading))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        rest = "\n" + text[end + 1:] if end >= 0 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     Path(path).write_text(text)
 
 
@@ -585,10 +586,10 @@ def main():
                          f"{lone_bound:.2f} s"
                          + (f", {lone / lone_bound:.2f}×" if not isinstance(lone, str) else "")
                          + ".\n")
-    write_doc(args, state, picked, proxy_config, server_version, ext_version,
-              table + ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
+    write_doc(args, state, picked, proxy_config, server_version, ext_version, table,
+              ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
                   users=state["pools"]["shared"]["users"]) + shared_table
-                       if shared_table else "")
+               if shared_table else "")
               + ("\n## Group members\n\n" + TEAMS_TEXT.format(**state["pools"]["teams"])
                  + teams_table if teams_table else "")
               + ("\n" + apps_section if apps_section else ""))
@@ -632,7 +633,10 @@ this section.
 """
 
 
-def write_doc(args, state, picked, proxy_config, server_version, ext_version, table):
+def write_doc(args, state, picked, proxy_config, server_version, ext_version, table,
+              sections):
+    """The report: the users runs' TABLE under the settings, then the other runs' SECTIONS,
+    each a `## ` section of its own (BENCH_ONLY replaces one in place)."""
     m = machine()
     now = now_utc()
     proxy_on = [f"{proxy_config['latency_ms']:g} ms latency added to every request",
@@ -667,7 +671,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 - Revision: {git_revision()}; extension `wrappers` {ext_version} on PostgreSQL {server_version}
 - Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory']} memory, Linux {m['kernel']};
   load average (1 / 5 / 15 min) when the report was written: {m['load']}
-- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain`), 60 per page
+- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain,teams,apps`), 60 per page
 - Proxy: {proxy_on}
 - Servers: `wrapper` with {wrapper_opts}; `baseline` with `pushdown 'false', parallel_scan 'off'`
 - Each query runs once per server, in a fresh connection after a warm-up `select 1`, with
@@ -680,7 +684,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 *rows*: rows returned (for the full scan, the count), equal for both servers, or the run
 fails. *requests*: ListUsers requests the proxy saw during the query, throttled answers
 included and counted in parentheses. *speed-up*: baseline time / wrapper time.
-"""
+{sections}"""
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
 
