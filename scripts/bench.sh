@@ -12,6 +12,9 @@
 #   BENCH_SHARED_USERS (3000) users in the pool of the shared-quota runs (four concurrent
 #                             scans; a scan beside another client using 20 of the 30/s)
 #   BENCH_TEAMS (50x100)      groups x members of the group_members runs' pool
+#   BENCH_APPS (64)           app clients of the app_clients runs' pool
+#   BENCH_ONLY                only these runs, replacing only their section of BENCH_OUT:
+#                             app_clients (names only against select *); empty: every run
 #   BENCH_LATENCY_MS (100)    proxy latency per request
 #   BENCH_RATE (30)           proxy quota: ListUsers requests started per rolling second
 #   BENCH_TIMEOUT (120)       statement_timeout per query, seconds
@@ -31,6 +34,10 @@ cd "$ROOT"
 BENCH_USERS=${BENCH_USERS:-6000}
 BENCH_SHARED_USERS=${BENCH_SHARED_USERS:-3000}
 BENCH_TEAMS=${BENCH_TEAMS:-50x100}
+BENCH_APPS=${BENCH_APPS:-64}
+BENCH_ONLY=${BENCH_ONLY:-}
+[[ -z "$BENCH_ONLY" || "$BENCH_ONLY" == app_clients ]] ||
+    die "BENCH_ONLY=$BENCH_ONLY: the only runs that can be selected are app_clients"
 BENCH_LATENCY_MS=${BENCH_LATENCY_MS:-100}
 BENCH_RATE=${BENCH_RATE:-30}
 BENCH_TIMEOUT=${BENCH_TIMEOUT:-120}
@@ -39,7 +46,7 @@ BENCH_OUT=${BENCH_OUT:-$ROOT/docs/benchmarks.md}
 
 # The command as it would be retyped, for the report.
 command="scripts/bench.sh"
-for var in BENCH_WRAPPER_OPTIONS BENCH_TIMEOUT BENCH_RATE BENCH_LATENCY_MS BENCH_USERS SKIP_BUILD; do
+for var in BENCH_WRAPPER_OPTIONS BENCH_TIMEOUT BENCH_RATE BENCH_LATENCY_MS BENCH_USERS BENCH_ONLY SKIP_BUILD; do
     [[ -n "${!var:-}" ]] || continue
     case "$var=${!var}" in
     BENCH_USERS=6000 | BENCH_LATENCY_MS=100 | BENCH_RATE=30 | BENCH_TIMEOUT=120 | SKIP_BUILD=0) ;;
@@ -55,15 +62,20 @@ fi
 
 start_pg "${BENCH_PG_PORT:-56329}"
 unset MOTO_STATE # start_moto would reuse (and delete) a state file named by the caller
-start_moto "${BENCH_MOTO_PORT:-56331}" --pools main,plain,teams --main-users "$BENCH_USERS" \
-    --plain-users "$BENCH_SHARED_USERS" --teams "$BENCH_TEAMS"
+pools=main,plain,teams,apps
+[[ -z "$BENCH_ONLY" ]] || pools=apps
+start_moto "${BENCH_MOTO_PORT:-56331}" --pools "$pools" --main-users "$BENCH_USERS" \
+    --plain-users "$BENCH_SHARED_USERS" --teams "$BENCH_TEAMS" --apps "$BENCH_APPS"
 # Cognito's other quota categories, at AWS's defaults, for the group_members runs.
 start_proxy "${BENCH_PROXY_PORT:-56333}" --latency-ms "$BENCH_LATENCY_MS" --rate "$BENCH_RATE" \
     --quota "UserList=ListUsers,ListUsersInGroup:$BENCH_RATE" \
     --quota "UserPoolResourceRead=ListGroups,GetGroup:25" --quota "ListGroupsPerPool=ListGroups:5" \
-    --quota "UserResourceRead=AdminListGroupsForUser:120"
+    --quota "UserResourceRead=AdminListGroupsForUser:120" \
+    --quota "UserPoolClientRead=ListUserPoolClients,DescribeUserPoolClient:20" \
+    --quota "ListUserPoolClientsPerPool=ListUserPoolClients:5" \
+    --quota "DescribeUserPoolClientPerPool=DescribeUserPoolClient:5"
 
-log "tests/bench/bench.py ($BENCH_USERS users, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
+log "tests/bench/bench.py (${BENCH_ONLY:-$BENCH_USERS users}, ${BENCH_LATENCY_MS} ms, $BENCH_RATE requests/s)"
 "$VENV/bin/python" "$ROOT/tests/bench/bench.py" --state "$MOTO_STATE" --proxy "$PROXY_URL" \
     --timeout "$BENCH_TIMEOUT" --wrapper-options "$BENCH_WRAPPER_OPTIONS" \
-    --out "$BENCH_OUT" --command "$command"
+    --out "$BENCH_OUT" --command "$command" ${BENCH_ONLY:+--only "$BENCH_ONLY"}

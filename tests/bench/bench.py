@@ -117,7 +117,8 @@ def queries(picked):
     ]
 
 
-def setup(args, state, picked):
+def create_database(args):
+    """The benchmark's database, new, with the extension and the wrapper."""
     with connect(args, "postgres") as conn:
         conn.execute(f'drop database if exists "{args.dbname}" with (force)')
         conn.execute(f'create database "{args.dbname}"')
@@ -127,6 +128,11 @@ def setup(args, state, picked):
         conn.execute("create foreign data wrapper cognito_wrapper "
                      "handler extensions.cognito_fdw_handler "
                      "validator extensions.cognito_fdw_validator")
+
+
+def setup(args, state, picked):
+    create_database(args)
+    with connect(args, args.dbname) as conn:
         def create(server, pool, options):
             conn.execute(f"""create server {server} foreign data wrapper cognito_wrapper
                 options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
@@ -360,6 +366,82 @@ def team_benchmark(args, state):
     return table, failures
 
 
+def app_client_queries(middle_id):
+    return [
+        ("names only", "select client_id, client_name from {T}"),
+        ("select *", "select * from {T}"),
+        ("select * limit 5", "select * from {T} limit 5"),
+        ("one client by id", f"select * from {{T}} where client_id = {lit(middle_id)}"),
+    ]
+
+
+def app_clients_benchmark(args, state):
+    """The app_clients runs on the apps pool: what reading only the listing's columns saves
+    against reading a column that needs DescribeUserPoolClient. Returns (markdown section,
+    failures)."""
+    apps = state["pools"]["apps"]
+    n = apps["app_clients"]
+    upstream = boto3.client("cognito-idp", endpoint_url=state["endpoint"],
+                            region_name=state["region"], aws_access_key_id="AKIAEXAMPLE",
+                            aws_secret_access_key="x")
+    listed = [c for page in upstream.get_paginator("list_user_pool_clients").paginate(
+        UserPoolId=apps["id"]) for c in page["UserPoolClients"]]
+    middle_id = sorted(c["ClientId"] for c in listed)[n // 2]
+    with connect(args, args.dbname) as conn:
+        conn.execute(f"""create server wrapper_apps foreign data wrapper cognito_wrapper
+            options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x',
+                     region {lit(state['region'])}, user_pool_id {lit(apps['id'])},
+                     endpoint_url {lit(args.proxy)})""")
+        conn.execute("import foreign schema cognito limit to (app_clients) "
+                     "from server wrapper_apps into public")
+    expected = {"names only": n, "select *": n, "select * limit 5": min(5, n),
+                "one client by id": 1}
+    rows_out, failures = [], []
+    for name, template in app_client_queries(middle_id):
+        time.sleep(args.pause)
+        elapsed, rows, stats = run_one(args, template.format(T="app_clients"))
+        count = None if rows is None else len(rows)
+        ops = ", ".join(f"{op} {k}" for op, k in sorted(stats["by_target"].items()))
+        requests = f"{stats['requests']} ({ops})" + (
+            f", {stats['throttled']} throttled" if stats["throttled"] else "")
+        rows_out.append((name, count, elapsed, requests))
+        print(f"bench: app_clients {name:<18} {fmt_s(elapsed):>8} s  rows {count}  "
+              f"{stats['by_target']}  throttled {stats['throttled']}", file=sys.stderr)
+        if count is not None and count != expected[name]:
+            failures.append(f"app_clients {name}: {count} rows, expected {expected[name]}")
+    table = ("| query | rows | seconds | requests |\n|---|---:|---:|---|\n" + "".join(
+        f"| {q} | {c} | {fmt_s(e)} | {r} |\n" for q, c, e, r in rows_out))
+    bound = n / 5
+    star = rows_out[1][2]
+    table += (f"\n`select *` describes each of the {n} clients: at DescribeUserPoolClient's "
+              f"5 a second per pool that is at least {bound:.1f} s"
+              + (f"; it took {star / bound:.2f}× that" if not isinstance(star, str) else "")
+              + ".\n")
+    section = ("## App clients\n\n" + APPS_TEXT.format(clients=n) + table
+               + f"\nMeasured {now_utc()} with `{args.command}` at revision "
+                 f"{git_revision()}; load average (1 / 5 / 15 min) {machine()['load']}.\n")
+    return section, failures
+
+
+def now_utc():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def replace_section(path, section):
+    """PATH with its section of the same heading replaced by SECTION (or SECTION appended):
+    a run of one part of the benchmark keeps the other parts' figures."""
+    text = Path(path).read_text() if Path(path).exists() else ""
+    heading = section.split("\n", 1)[0]
+    start = text.find(heading + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(heading))
+        rest = "\n" + text[end + 1:] if end >= 0 else ""
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
+    Path(path).write_text(text)
+
+
 def fmt_s(v):
     return v if isinstance(v, str) else f"{v:.2f}"
 
@@ -395,9 +477,21 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"))
     ap.add_argument("--json", default=str(ROOT / "tests" / "results" / "bench.json"))
     ap.add_argument("--command", default="scripts/bench.sh")
+    ap.add_argument("--only", choices=["app_clients"],
+                    help="run only these runs and replace only their section of --out")
     args = ap.parse_args()
 
     state = json.loads(Path(args.state).read_text())
+    if args.only == "app_clients":
+        create_database(args)
+        section, failures = app_clients_benchmark(args, state)
+        print(section)
+        if failures:
+            print("bench: FAILED:\n  " + "\n  ".join(failures), file=sys.stderr)
+            return 1
+        replace_section(args.out, section)
+        print(f"bench: replaced the app clients section of {args.out}", file=sys.stderr)
+        return 0
     if "plain" in state["pools"]:
         state["pools"]["shared"] = state["pools"]["plain"]
     picked = pick_users(state, state["endpoint"])
@@ -450,6 +544,12 @@ def main():
         failures += teams_failures
         print(teams_table)
 
+    apps_section = ""
+    if "apps" in state["pools"]:
+        apps_section, apps_failures = app_clients_benchmark(args, state)
+        failures += apps_failures
+        print(apps_section)
+
     shared_table, lone_bound = "", None
     if "shared" in state["pools"]:
         shared_table, shared_failures, lone_bound = shared_quota(args, state)
@@ -486,12 +586,13 @@ def main():
                          f"{lone_bound:.2f} s"
                          + (f", {lone / lone_bound:.2f}×" if not isinstance(lone, str) else "")
                          + ".\n")
-    write_doc(args, state, picked, proxy_config, server_version, ext_version,
-              table + ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
+    write_doc(args, state, picked, proxy_config, server_version, ext_version, table,
+              ("\n## Sharing the quota\n\n" + SHARED_TEXT.format(
                   users=state["pools"]["shared"]["users"]) + shared_table
-                       if shared_table else "")
+               if shared_table else "")
               + ("\n## Group members\n\n" + TEAMS_TEXT.format(**state["pools"]["teams"])
-                 + teams_table if teams_table else ""))
+                 + teams_table if teams_table else "")
+              + ("\n" + apps_section if apps_section else ""))
     print(f"bench: wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -521,9 +622,23 @@ max_concurrent_requests '1'`); the join reads 20 usernames from a local table.
 """
 
 
-def write_doc(args, state, picked, proxy_config, server_version, ext_version, table):
+APPS_TEXT = """`object 'app_clients'` (imported) on a pool of {clients} app clients, through the same
+proxy, which meters UserPoolClientRead (ListUserPoolClients, DescribeUserPoolClient) at 20 a
+second and each of the two operations at 5 a second per pool, as Cognito does.
+ListUserPoolClients gives only a client's id and name; any other column needs one
+DescribeUserPoolClient per client. *requests*: every request the proxy saw, per operation.
+Rerun this part alone with `BENCH_ONLY=app_clients scripts/bench.sh`, which replaces only
+this section.
+
+"""
+
+
+def write_doc(args, state, picked, proxy_config, server_version, ext_version, table,
+              sections):
+    """The report: the users runs' TABLE under the settings, then the other runs' SECTIONS,
+    each a `## ` section of its own (BENCH_ONLY replaces one in place)."""
     m = machine()
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = now_utc()
     proxy_on = [f"{proxy_config['latency_ms']:g} ms latency added to every request",
                 f"quota of {proxy_config['rate']} ListUsers requests started per rolling second"
                 if proxy_config["rate"] else "no rate quota"]
@@ -556,7 +671,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 - Revision: {git_revision()}; extension `wrappers` {ext_version} on PostgreSQL {server_version}
 - Machine: {m['nproc']} CPUs (nproc), {m['cpu']}, {m['memory']} memory, Linux {m['kernel']};
   load average (1 / 5 / 15 min) when the report was written: {m['load']}
-- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain`), 60 per page
+- Pool: {state['pools']['main']['users']} users (seeded moto 5.2.5, `--pools main,plain,teams,apps`), 60 per page
 - Proxy: {proxy_on}
 - Servers: `wrapper` with {wrapper_opts}; `baseline` with `pushdown 'false', parallel_scan 'off'`
 - Each query runs once per server, in a fresh connection after a warm-up `select 1`, with
@@ -569,7 +684,7 @@ Cognito). The driver is `tests/bench/bench.py`; every run's raw figures also lan
 *rows*: rows returned (for the full scan, the count), equal for both servers, or the run
 fails. *requests*: ListUsers requests the proxy saw during the query, throttled answers
 included and counted in parentheses. *speed-up*: baseline time / wrapper time.
-"""
+{sections}"""
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(text)
 

@@ -6,6 +6,7 @@ the seeded moto emulator (MOTO_STATE = its state JSON) and the silent server
 (SILENT_URL).
 """
 
+import datetime
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql as psql_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
@@ -200,3 +202,67 @@ def seconds_from_cancel_to_error(pg_env, conn, sql, delay):
     finally:
         thread.join()
     return time.monotonic() - cancelled_at[0]
+
+
+# ------------------------------------------- the differential tests of the objects
+
+def utc(moment):
+    """A time boto3 read, as the naive UTC timestamp a `timestamp` column holds."""
+    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def sorted_rows(conn, table, where="true", params=None, projection="x::text"):
+    """PROJECTION (text, over the table aliased x) of TABLE's rows under WHERE, sorted."""
+    cur = conn.execute(f"select {projection} from {table} x where {where} order by 1", params)
+    return [r[0] for r in cur.fetchall()]
+
+
+# Values built to trip a lookup: white space, wildcards, quotes, empty, too long, SQL.
+ODD_VALUES = ["nobody", "", " ", "two words", "x" * 129, "%", "st_ff", "staff%", "it''s",
+              "\t", "'; drop table x; --", '"quoted"', "back\\slash"]
+
+
+class ClauseGen:
+    """Random WHERE clauses over one table; everything random comes from RNG. VALUES maps
+    each column a clause may compare to the values it compares it with."""
+
+    def __init__(self, rng, conn, values):
+        self.rng, self.conn, self.values = rng, conn, values
+
+    def literal(self, value):
+        return psql_sql.Literal(value).as_string(self.conn)
+
+    def atom(self, columns):
+        rng = self.rng
+        col = rng.choice(columns)
+        values = self.values[col]
+        kind = rng.choice(["eq", "eq", "eq", "in", "in", "ne", "like", "null", "eqnull"])
+        if kind == "eq":
+            return f"{col} = {self.literal(rng.choice(values))}"
+        if kind == "in":
+            chosen = rng.sample(values, rng.randint(1, min(4, len(values))))
+            items = [self.literal(v) for v in chosen] + (["null"] if rng.random() < 0.2 else [])
+            return f"{col} in ({', '.join(items)})"
+        if kind == "ne":
+            return f"{col} <> {self.literal(rng.choice(values))}"
+        if kind == "like":
+            v = rng.choice(values)
+            return f"{col} like {self.literal(v[: rng.randint(0, 3)] + '%')}"
+        if kind == "null":
+            return f"{col} is {rng.choice(['', 'not '])}null"
+        return f"{col} = null"
+
+    def clause(self, columns, extra):
+        """One atom on COLUMNS or one of the EXTRA clauses, or two joined by AND or OR, or
+        NOT of one."""
+        rng = self.rng
+        shape = rng.random()
+        a = self.atom(columns) if rng.random() < 0.8 or not extra else rng.choice(extra)
+        if shape < 0.4:
+            return a
+        b = self.atom(columns) if rng.random() < 0.7 or not extra else rng.choice(extra)
+        if shape < 0.75:
+            return f"{a} and {b}"
+        if shape < 0.92:
+            return f"({a}) or ({b})"
+        return f"not ({a})"

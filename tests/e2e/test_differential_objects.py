@@ -10,7 +10,6 @@ lookup (other case, white space, quotes, empty, too long, non-ASCII); then LIMIT
 the generic plan, and joins that look each outer row up.
 """
 
-import datetime
 import json
 import os
 import random
@@ -18,19 +17,15 @@ import uuid
 
 import boto3
 import pytest
-from psycopg import sql as psql_sql
 
-from conftest import connect, create_db, drop_db, figure, install_wrapper
+from conftest import (ODD_VALUES, ClauseGen, connect, create_db, drop_db, figure,
+                      install_wrapper, sorted_rows as rows, utc)
 
 SEED = int(os.environ.get("DIFF_SEED", "20241201"))
 CLAUSES = 150
 
 GROUP_COLUMNS = "group_name, description, precedence, role_arn, created_at, updated_at"
 MEMBER_COLUMNS = "group_name, username, email, status, enabled, created_at, updated_at, attributes"
-
-
-def utc(moment):
-    return moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
 
 
 def oracle(state):
@@ -86,12 +81,6 @@ def objects_db(psql, pg_env, state):
     drop_db(psql, name)
 
 
-def rows(conn, table, where="true", params=None):
-    """The rows of TABLE under WHERE, each as its text form, sorted."""
-    cur = conn.execute(f"select x::text from {table} x where {where} order by 1", params)
-    return [r[0] for r in cur.fetchall()]
-
-
 def test_every_row_equals_the_oracle(pg_env, objects_db):
     name, groups, members = objects_db
     with connect(pg_env, name) as conn:
@@ -100,60 +89,19 @@ def test_every_row_equals_the_oracle(pg_env, objects_db):
         assert len(rows(conn, "fdw.group_members")) == len(members) > 0
 
 
-class Gen:
-    """Random clauses over one table; everything random comes from self.rng."""
-
-    def __init__(self, rng, conn, groups, members):
-        self.rng, self.conn = rng, conn
-        names = sorted({g[0] for g in groups})
-        users = sorted({m[1] for m in members}) + ["judy", "ivan"]  # ivan: in no group
-        odd = ["nobody", "", " ", "two words", "x" * 129, "%", "st_ff", "staff%", "it''s",
-               "\t", "'; drop table x; --", '"quoted"', "back\\slash"]
-        self.values = {
-            "group_name": names + [n.upper() for n in names] + [n + " " for n in names[:2]]
-            + odd,
-            "username": users + [u.upper() for u in users[:3]] + [" " + users[0]] + odd,
-            "description": [g[1] for g in groups if g[1]] + ["nothing", ""],
-            "role_arn": ["arn:x", ""],
-            "email": [f"{u}@example.com" for u in users[:4]] + ["x@example.com"],
-            "status": ["CONFIRMED", "UNCONFIRMED", "FORCE_CHANGE_PASSWORD", "confirmed"],
-        }
-
-    def literal(self, value):
-        return psql_sql.Literal(value).as_string(self.conn)
-
-    def atom(self, columns):
-        rng = self.rng
-        col = rng.choice(columns)
-        values = self.values[col]
-        kind = rng.choice(["eq", "eq", "eq", "in", "in", "ne", "like", "null", "eqnull"])
-        if kind == "eq":
-            return f"{col} = {self.literal(rng.choice(values))}"
-        if kind == "in":
-            chosen = rng.sample(values, rng.randint(1, min(4, len(values))))
-            items = [self.literal(v) for v in chosen] + (["null"] if rng.random() < 0.2 else [])
-            return f"{col} in ({', '.join(items)})"
-        if kind == "ne":
-            return f"{col} <> {self.literal(rng.choice(values))}"
-        if kind == "like":
-            v = rng.choice(values)
-            return f"{col} like {self.literal(v[: rng.randint(0, 3)] + '%')}"
-        if kind == "null":
-            return f"{col} is {rng.choice(['', 'not '])}null"
-        return f"{col} = null"
-
-    def clause(self, columns, extra):
-        rng = self.rng
-        shape = rng.random()
-        a = self.atom(columns) if rng.random() < 0.8 or not extra else rng.choice(extra)
-        if shape < 0.4:
-            return a
-        b = self.atom(columns) if rng.random() < 0.7 or not extra else rng.choice(extra)
-        if shape < 0.75:
-            return f"{a} and {b}"
-        if shape < 0.92:
-            return f"({a}) or ({b})"
-        return f"not ({a})"
+def clause_values(groups, members):
+    """What the clauses compare each column with: the pool's values and odd ones."""
+    names = sorted({g[0] for g in groups})
+    users = sorted({m[1] for m in members}) + ["judy", "ivan"]  # ivan: in no group
+    return {
+        "group_name": names + [n.upper() for n in names] + [n + " " for n in names[:2]]
+        + ODD_VALUES,
+        "username": users + [u.upper() for u in users[:3]] + [" " + users[0]] + ODD_VALUES,
+        "description": [g[1] for g in groups if g[1]] + ["nothing", ""],
+        "role_arn": ["arn:x", ""],
+        "email": [f"{u}@example.com" for u in users[:4]] + ["x@example.com"],
+        "status": ["CONFIRMED", "UNCONFIRMED", "FORCE_CHANGE_PASSWORD", "confirmed"],
+    }
 
 
 TABLES = {
@@ -172,7 +120,7 @@ def test_where_clauses_give_the_same_rows_as_a_local_copy(pg_env, objects_db):
     rng = random.Random(SEED)
     mismatches, compared = [], 0
     with connect(pg_env, name) as conn:
-        gen = Gen(rng, conn, groups, members)
+        gen = ClauseGen(rng, conn, clause_values(groups, members))
         for table, (columns, extra) in TABLES.items():
             for _ in range(CLAUSES):
                 where = gen.clause(columns, extra)

@@ -29,7 +29,8 @@ Pools (see --help):
   big    --big-users N users big00001..., each with a 2000-character custom:blob
   plain  --plain-users N users plain00001... (default 2000) with an email each
   empty  no users
-  demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled
+  demo   12 friendly users (alice, bob, ...), mixed statuses, one disabled; 6 groups,
+         6 app clients and 3 identity providers (seed_demo_apps)
   typmods  TYPMOD_USERS below: create/modify times with fractional seconds (moto sends
          milliseconds) next to day and year boundaries, names of 2 to 8 characters,
          non-ASCII ones and one with trailing blanks, for type modifiers and domains
@@ -412,7 +413,72 @@ def seed_demo(s):
         for username in members:
             s.backend.admin_add_user_to_group(pool_id, name, username)
     return {"id": pool_id, "users": len(DEMO_USERS), "groups": len(DEMO_GROUPS),
-            "memberships": sum(len(g[3]) for g in DEMO_GROUPS)}
+            "memberships": sum(len(g[3]) for g in DEMO_GROUPS), **seed_demo_apps(s, pool_id)}
+
+
+# App clients and identity providers of the demo pool, few enough to describe whole for every
+# clause of a differential test (each Describe is capped at 5 a second per pool): two clients
+# of the same name, names that differ only in case, white space, non-ASCII; with and without
+# a secret and OAuth settings. Names keep to AWS's pattern ([\w\s+=,.@-]+).
+DEMO_CLIENTS = [
+    # (name, secret, settings)
+    ("web", True, {"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                   "AllowedOAuthFlows": ["code"], "AllowedOAuthScopes": ["openid", "email"],
+                   "AllowedOAuthFlowsUserPoolClient": True,
+                   "CallbackURLs": ["https://app.example.com/callback"],
+                   "LogoutURLs": ["https://app.example.com/"],
+                   "SupportedIdentityProviders": ["COGNITO", "DemoSAML"]}),
+    ("Web", False, {"AllowedOAuthFlows": ["implicit"], "AllowedOAuthScopes": ["openid"],
+                    "AllowedOAuthFlowsUserPoolClient": True,
+                    "CallbackURLs": ["https://spa.example.com/", "http://localhost:3000/"],
+                    "SupportedIdentityProviders": ["COGNITO"]}),
+    ("web", False, {"ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"]}),
+    ("mobile app", False, {"ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH"],
+                           "SupportedIdentityProviders": ["Google"]}),
+    ("équipe", False, {}),
+    ("back-end", True, {"AllowedOAuthFlows": ["client_credentials"],
+                        "AllowedOAuthScopes": ["api/read", "api/write"],
+                        "AllowedOAuthFlowsUserPoolClient": True}),
+]
+
+DEMO_PROVIDERS = [
+    # (name, type, details, attribute mapping, identifiers)
+    ("DemoSAML", "SAML", {"MetadataURL": "https://sso.example.org/metadata",
+                          "IDPSignout": "false"},
+     {"email": "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+      "name": "displayName"}, ["example.org"]),
+    ("DemoOIDC", "OIDC", {"client_id": "demo-oidc", "client_secret": "demosecret-never-shown-5e",
+                          "attributes_request_method": "POST",
+                          "oidc_issuer": "https://id.example.org", "authorize_scopes": "openid"},
+     {"email": "email"}, ["id.example.org", "example.net"]),
+    ("Google", "Google", {"client_id": "demo-google", "client_secret": "demogoogle-never-shown",
+                          "authorize_scopes": "profile email openid"},
+     {"given_name": "given_name"}, []),
+]
+
+
+def seed_demo_apps(s, pool_id):
+    """The demo pool's app clients (ids fixed by position and name) and identity providers,
+    with fixed dates, for tests/e2e/test_differential_objects_described.py."""
+    pool = s.backend.user_pools[pool_id]
+    for n, (name, secret, settings) in enumerate(DEMO_CLIENTS, start=1):
+        created = BASE_DATE + datetime.timedelta(days=61, minutes=n)
+        client = s.backend.create_user_pool_client(pool_id, secret, {
+            "ClientName": name, **settings, "CreationDate": created,
+            "LastModifiedDate": created + datetime.timedelta(hours=n)})
+        del pool.clients[client.id]
+        client.id = client_id(f"demo {n} {name}")
+        client.secret = "democlientsecret" + hashlib.sha256(name.encode()).hexdigest()[:30]
+        pool.clients[client.id] = client
+    for n, (name, kind, details, mapping, identifiers) in enumerate(DEMO_PROVIDERS, start=1):
+        settings = {"ProviderType": kind, "ProviderDetails": details,
+                    "AttributeMapping": mapping}
+        if identifiers:
+            settings["IdpIdentifiers"] = identifiers
+        provider = s.backend.create_identity_provider(pool_id, name, settings)
+        provider.creation_date = BASE_DATE + datetime.timedelta(days=91, minutes=n)
+        provider.last_modified_date = provider.creation_date + datetime.timedelta(hours=n)
+    return {"app_clients": len(DEMO_CLIENTS), "identity_providers": len(DEMO_PROVIDERS)}
 
 
 def seed_teams(s, groups, members):
@@ -428,6 +494,17 @@ def seed_teams(s, groups, members):
             s.backend.admin_add_user_to_group(pool_id, name, username)
     return {"id": pool_id, "users": groups * members, "groups": groups,
             "memberships": groups * members}
+
+
+def seed_apps(s, clients):
+    """The benchmark's pool of app clients: CLIENTS clients app001.., each with the settings
+    only DescribeUserPoolClient gives, every third with a secret."""
+    pool_id = s.pool("apps")
+    for n in range(1, clients + 1):
+        s.backend.create_user_pool_client(pool_id, n % 3 == 0, {
+            "ClientName": f"app{n:03d}", "ExplicitAuthFlows": ["ALLOW_REFRESH_TOKEN_AUTH"],
+            "CallbackURLs": [f"https://app{n:03d}.example.com/callback"]})
+    return {"id": pool_id, "users": 0, "app_clients": clients}
 
 
 def seed_typmods(s):
@@ -532,14 +609,16 @@ def main():
     ap.add_argument("--state", help="write pool ids/counts here as JSON once serving")
     ap.add_argument("--pools", default="main,big,plain,empty,demo,typmods,custom,configured",
                     help="comma-separated subset of main,big,plain,empty,demo,typmods,"
-                         "custom,configured,teams (teams: the benchmark's groups, not made by "
-                         "default)")
+                         "custom,configured,teams,apps (teams, apps: the benchmark's groups "
+                         "and app clients, not made by default)")
     ap.add_argument("--main-users", type=int, default=1200)
     ap.add_argument("--big-users", type=int, default=0,
                     help="users in the big pool; 0 = do not create it")
     ap.add_argument("--plain-users", type=int, default=2000)
     ap.add_argument("--teams", default="50x100",
                     help="GROUPSxMEMBERS of the teams pool (only with --pools ...,teams)")
+    ap.add_argument("--apps", type=int, default=64,
+                    help="app clients of the apps pool (only with --pools ...,apps)")
     args = ap.parse_args()
 
     from moto.cognitoidp.models import cognitoidp_backends
@@ -573,6 +652,8 @@ def main():
     if "teams" in wanted:
         groups, members = (int(n) for n in args.teams.split("x"))
         pools["teams"] = seed_teams(s, groups, members)
+    if "apps" in wanted:
+        pools["apps"] = seed_apps(s, args.apps)
     seed_secs = time.monotonic() - t0
 
     # ThreadedMotoServer dispatches to the module-level cognitoidp_backends we
