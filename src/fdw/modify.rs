@@ -44,6 +44,8 @@ struct ModifyPlan {
     columns: Vec<ColumnPlan>,
     /// The statement has RETURNING: each row is read back from Cognito after its changes.
     returning: bool,
+    /// INSERT ... ON CONFLICT DO NOTHING: a user or group that exists already is no row.
+    skip_existing: bool,
 }
 
 impl ModifyPlan {
@@ -347,15 +349,25 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
     // SAFETY: PostgreSQL passes the live planner state and ModifyTable node; the result
     // relation is an index into the planner's range table array, and returningLists is NIL
     // or has one entry per result relation.
-    let (rte, operation, returning) = unsafe {
+    let (rte, operation, returning, on_conflict) = unsafe {
         let rte = *(*root).simple_rte_array.add(result_relation as usize);
         let lists = pgrx::PgList::<pg_sys::List>::from_pg((*plan).returningLists);
         let returning = lists
             .get_ptr(subplan_index as usize)
             .is_some_and(|list| !list.is_null());
-        (rte, (*plan).operation, returning)
+        (rte, (*plan).operation, returning, (*plan).onConflictAction)
     };
     let command = command_of(operation).or_raise();
+    // DO NOTHING has a meaning Cognito can give (the name exists already: no row); DO UPDATE
+    // would need the existing record read and compared, which no single request does.
+    if on_conflict == pg_sys::OnConflictAction::ONCONFLICT_UPDATE {
+        FdwError::new(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            "ON CONFLICT DO UPDATE is not supported by Cognito foreign tables",
+        )
+        .with_hint("Use ON CONFLICT DO NOTHING, then UPDATE the rows that exist.")
+        .raise()
+    }
     // SAFETY: the live range table entry of the result relation.
     let relid = unsafe { (*rte).relid };
     let target = target(relid).or_raise();
@@ -387,6 +399,7 @@ pub unsafe extern "C-unwind" fn plan_foreign_modify(
         object: target.object,
         columns: target.columns,
         returning,
+        skip_existing: on_conflict == pg_sys::OnConflictAction::ONCONFLICT_NOTHING,
     }
     .to_fdw_private()
 }
@@ -546,8 +559,14 @@ impl ModifyState {
         self.count(&made);
         match outcome {
             Ok(outcome) => outcome,
+            Err(error) if self.skips(&error) => Outcome::Missing,
             Err(error) => self.fail(error),
         }
+    }
+
+    /// Whether `error` is an INSERT's conflict that ON CONFLICT DO NOTHING makes no row.
+    fn skips(&self, error: &FdwError) -> bool {
+        self.plan.skip_existing && error.code == ERRCODE_UNIQUE_VIOLATION
     }
 
     /// Read the record `key` names back from Cognito into `slot`, for RETURNING.
@@ -949,10 +968,21 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert(
     })
     .unwrap_or_else(|e| state.fail(e));
     let mut first_error = None;
-    for (_, (made, outcome)) in results {
+    let mut inserted = 0;
+    for (i, (made, outcome)) in results {
         state.count(&made);
         match outcome {
-            Ok(_) => state.rows_written += 1,
+            Ok(Outcome::Made) => {
+                // The rows inserted come first in the array, as PostgreSQL counts them. The
+                // slots are swapped, not copied: the array owns them and reuses each for the
+                // next batch.
+                // SAFETY: i and inserted (<= i) index the `*num_slots` slots.
+                unsafe { std::ptr::swap(slots.add(inserted), slots.add(i)) };
+                inserted += 1;
+                state.rows_written += 1;
+            }
+            Ok(Outcome::Missing) => {}
+            Err(error) if state.skips(&error) => {}
             Err(error) => {
                 first_error.get_or_insert(error);
             }
@@ -961,6 +991,8 @@ pub unsafe extern "C-unwind" fn exec_foreign_batch_insert(
     if let Some(error) = first_error {
         state.fail(error)
     }
+    // SAFETY: PostgreSQL's count of the array, which it reads back as the rows inserted.
+    unsafe { *num_slots = inserted as c_int };
     slots
 }
 

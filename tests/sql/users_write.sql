@@ -40,6 +40,15 @@ explain :an insert into users (username, email, enabled)
 select username, email, status, enabled, attributes - 'sub' as attributes
   from users order by username;
 
+-- ON CONFLICT DO NOTHING: a username that exists is no row (re-running a migration), in a
+-- batch or one row at a time (RETURNING)
+explain :an insert into users (username, email)
+  values ('bob', 'bob@example.org'), ('gus', 'gus@example.com') on conflict do nothing;
+insert into users (username) values ('gus'), ('hal') on conflict do nothing
+  returning username, status;
+select username, email from users where username in ('bob', 'gus', 'hal') order by 1;
+delete from users where username in ('gus', 'hal');
+
 -- what cannot be written is refused before any request, naming the column
 -- (terse: Cognito's own error carries a request id that differs on every run)
 \set VERBOSITY terse
