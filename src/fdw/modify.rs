@@ -266,11 +266,14 @@ pub unsafe extern "C-unwind" fn add_foreign_update_targets(
             ))
             .raise()
         };
-        // SAFETY: `index` is a live attribute of the relation's descriptor (the columns were
-        // planned from it); makeVar and add_row_identity_var allocate in the planner's
-        // context, and the name is a palloc'd copy.
+        // SAFETY: the relation's live descriptor, borrowed (not freed) for this call.
+        let tupdesc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked(tupdesc) };
+        let Some(attr) = tupdesc.get(column.index) else {
+            continue;
+        };
+        // SAFETY: makeVar and add_row_identity_var allocate in the planner's context; the
+        // name is a palloc'd copy.
         unsafe {
-            let attr = &*(*tupdesc).attrs.as_ptr().add(column.index);
             let var = pg_sys::makeVar(
                 rtindex as c_int,
                 (column.index + 1) as pg_sys::AttrNumber,
@@ -430,6 +433,8 @@ struct ModifyState {
     estate: *mut pg_sys::EState,
     /// Whether the statement's row count is this write's (not a WITH query's).
     can_set_tag: bool,
+    /// The ModifyTable node, whose EXPLAIN ANALYZE counts conflicting rows.
+    mtstate: *mut pg_sys::ModifyTableState,
     /// Registered with `settle` while rows may be in flight.
     registration: Option<u64>,
 }
@@ -564,9 +569,19 @@ impl ModifyState {
         }
     }
 
-    /// Whether `error` is an INSERT's conflict that ON CONFLICT DO NOTHING makes no row.
+    /// Whether `error` is an INSERT's conflict that ON CONFLICT DO NOTHING makes no row;
+    /// EXPLAIN ANALYZE then counts it among the conflicting tuples, as for a local table.
     fn skips(&self, error: &FdwError) -> bool {
-        self.plan.skip_existing && error.code == ERRCODE_UNIQUE_VIOLATION
+        let skips = self.plan.skip_existing && error.code == ERRCODE_UNIQUE_VIOLATION;
+        // SAFETY: the live ModifyTableState of this write; its instrumentation is NULL
+        // unless EXPLAIN ANALYZE asked for it.
+        unsafe {
+            let instrument = (*self.mtstate).ps.instrument;
+            if skips && !instrument.is_null() {
+                (*instrument).ntuples2 += 1.0;
+            }
+        }
+        skips
     }
 
     /// Read the record `key` names back from Cognito into `slot`, for RETURNING.
@@ -855,6 +870,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         estate,
         // SAFETY: the live ModifyTableState.
         can_set_tag: unsafe { (*mtstate).canSetTag },
+        mtstate,
         registration: None,
         plan,
     };
