@@ -8,6 +8,7 @@ use pgrx::PgList;
 
 use super::{catalog, quals};
 use crate::error::{FdwResult, OrRaise};
+use crate::objects::Field;
 use crate::pushdown;
 use crate::remote_plan::RemotePlan;
 
@@ -173,7 +174,22 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
             (*baserel).lateral_relids,
         )
     };
-    let (requests, fetched) = listing_cost(&plan, tuples, rows);
+    // The fields the query reads, for an object whose records cost a request of their own
+    // for some of them.
+    // SAFETY: the live base rel; its restriction list is a List of RestrictInfo, whose bare
+    // clauses extract_actual_clauses copies into a new List in the planner's context.
+    let read = unsafe {
+        let quals = pg_sys::extract_actual_clauses((*baserel).baserestrictinfo, false);
+        super::columns::read_by_query(baserel, quals)
+    };
+    let fields: Vec<Field> = plan
+        .columns
+        .iter()
+        .filter(|c| read.as_ref().is_none_or(|read| read.contains(&c.index)))
+        .map(|c| c.field.clone())
+        .collect();
+    let per_record = plan.object.requests_per_record(&fields);
+    let (requests, fetched) = listing_cost(&plan, tuples, rows, per_record);
     let request_cost = plan.object.request_cost();
     let startup = request_cost;
     let total = requests * request_cost + fetched * ROW_COST;
@@ -190,8 +206,10 @@ pub unsafe extern "C-unwind" fn get_foreign_paths(
 /// Requests and records fetched by an unparameterized scan of a table of `pool` records that
 /// returns `rows` rows. A lookup costs one request per value; a pushed filter that is not a
 /// lookup reads about its matches; with nothing pushed, every page is read (a request per
-/// page size) and every record is checked locally.
-fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
+/// page size) and every record is checked locally. A listing whose records each need
+/// `per_record` requests of their own (a Describe) costs those too; a lookup reads its
+/// record whole.
+fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64, per_record: f64) -> (f64, f64) {
     let page = f64::from(plan.page_size);
     let pool = pool.max(1.0);
     match plan.candidates.first() {
@@ -199,8 +217,8 @@ fn listing_cost(plan: &RemotePlan, pool: f64, rows: f64) -> (f64, f64) {
             let per_value = (best.selectivity.rows_per_value() / page).ceil().max(1.0);
             (best.values.len() as f64 * per_value, rows)
         }
-        Some(_) => ((rows / page).ceil().max(1.0), rows),
-        None => ((pool / page).ceil().max(1.0), pool),
+        Some(_) => ((rows / page).ceil().max(1.0) + rows * per_record, rows),
+        None => ((pool / page).ceil().max(1.0) + pool * per_record, pool),
     }
 }
 
@@ -483,23 +501,28 @@ mod tests {
     fn a_listing_costs_a_request_per_page_of_the_pool_and_a_lookup_one_per_value() {
         let c = |v: &str| Operand::Const(Some(v.into()));
         // Nothing pushed: the whole pool is read, whatever the local conditions keep.
-        assert_eq!(listing_cost(&plan(&[]), 3000.0, 15.0), (50.0, 3000.0));
-        assert_eq!(listing_cost(&plan(&[]), 3001.0, 3001.0), (51.0, 3001.0));
+        assert_eq!(listing_cost(&plan(&[]), 3000.0, 15.0, 0.0), (50.0, 3000.0));
+        assert_eq!(
+            listing_cost(&plan(&[]), 3001.0, 3001.0, 0.0),
+            (51.0, 3001.0)
+        );
+        // a Describe per record listed (64 app clients: 2 pages and 64 Describes)
+        assert_eq!(listing_cost(&plan(&[]), 64.0, 64.0, 1.0), (66.0, 64.0));
         // A lookup: one request per value.
         let lookup = plan(&[Condition::In(Field::Username, vec![c("a"), c("b")])]);
-        assert_eq!(listing_cost(&lookup, 3000.0, 2.0), (2.0, 2.0));
+        assert_eq!(listing_cost(&lookup, 3000.0, 2.0, 0.0), (2.0, 2.0));
         // A prefix reads about its matches.
         let prefix = plan(&[Condition::Like(Field::Username, c("ab%"))]);
-        assert_eq!(listing_cost(&prefix, 3000.0, 150.0), (3.0, 150.0));
+        assert_eq!(listing_cost(&prefix, 3000.0, 150.0, 0.0), (3.0, 150.0));
     }
 
     #[test]
     fn an_unknown_pool_is_costed_so_that_joins_of_many_rows_look_users_up() {
         // A nested loop of lookups costs one request per outer row; a listing of the unknown
         // pool must cost more than a join of a thousand rows doing that.
-        let (requests, _) = listing_cost(&plan(&[]), UNKNOWN_POOL_USERS, UNKNOWN_POOL_USERS);
+        let (requests, _) = listing_cost(&plan(&[]), UNKNOWN_POOL_USERS, UNKNOWN_POOL_USERS, 0.0);
         assert!(requests > 1000.0, "{requests}");
         let lookup = plan(&[Condition::Equals(Field::Username, Operand::Param(0))]);
-        assert_eq!(listing_cost(&lookup, UNKNOWN_POOL_USERS, 1.0).0, 1.0);
+        assert_eq!(listing_cost(&lookup, UNKNOWN_POOL_USERS, 1.0, 0.0).0, 1.0);
     }
 }

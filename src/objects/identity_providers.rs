@@ -64,6 +64,11 @@ impl CognitoObject for IdentityProviders {
         LIST
     }
 
+    /// A Describe per record when a field beyond the listing's is read.
+    fn requests_per_record(&self, fields: &[Field]) -> f64 {
+        f64::from(u8::from(needs_describe(fields)))
+    }
+
     fn request_line(&self, fields: &[Field], lookup: Option<&str>) -> String {
         match (lookup, needs_describe(fields)) {
             (Some(lookup), _) => lookup.to_owned(),

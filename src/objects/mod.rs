@@ -80,6 +80,13 @@ pub trait CognitoObject: Sync {
     fn request_line(&self, _fields: &[Field], lookup: Option<&str>) -> String {
         lookup.unwrap_or(self.operation()).to_owned()
     }
+    /// Requests a listing makes per record it returns, beyond its pages, when the query
+    /// reads `fields`: 1 for an object whose records need a request of their own for some
+    /// fields (a Describe per client). The planner adds them to a listing's cost, so that a
+    /// join of a few rows looks records up rather than listing and describing them all.
+    fn requests_per_record(&self, _fields: &[Field]) -> f64 {
+        0.0
+    }
     /// The quota category Cognito meters the listing operation in: each category has its own
     /// rate, shared by the tables whose objects name it.
     fn quota_category(&self) -> Category;

@@ -54,6 +54,11 @@ impl CognitoObject for UserPools {
         "ListUserPools"
     }
 
+    /// A Describe per record when a field beyond the listing's is read.
+    fn requests_per_record(&self, fields: &[Field]) -> f64 {
+        f64::from(u8::from(needs_description(fields)))
+    }
+
     fn request_line(&self, fields: &[Field], lookup: Option<&str>) -> String {
         match lookup {
             Some(lookup) => lookup.to_owned(),
