@@ -92,3 +92,13 @@ select client_id from app_clients_bad_flag;
 create foreign table app_clients_secret (client_id text, client_secret text)
   server cognito_server options (object 'app_clients');
 select * from app_clients_secret;
+
+-- a join of two ids: reading a described column, each id is looked up (one Describe each),
+-- where listing would cost 2 pages and 64 Describes; reading only ids and names, the two
+-- pages of the listing are cheaper than a request per id
+create temp table wanted (id text);
+insert into wanted values ('aixdlinuuqzoy3ezovln3yo2c6'), ('esc8sqzvueq4atq2t5n2u1u9vy');
+analyze wanted;
+explain :an select c.client_name, c.callback_urls from wanted w
+  join app_clients c on c.client_id = w.id;
+explain (costs off) select c.client_name from wanted w join app_clients c on c.client_id = w.id;
