@@ -463,9 +463,7 @@ impl ModifyState {
     /// Raise `error`, saying how many rows were written before it: they stay written. Rows
     /// in flight settle first, so that the count is exact.
     fn fail(&mut self, error: FdwError) -> ! {
-        if let Some(mut in_flight) = self.in_flight.take() {
-            let _ = in_flight.finish(0, &mut |done| self.settle(done));
-        }
+        self.settle_in_flight();
         let rows = self.rows_written;
         if rows == 0 {
             error.raise()
@@ -488,6 +486,23 @@ impl ModifyState {
             listing::count(&mut self.requests, operation, 1);
         }
         count_changes(made.len() as u64);
+    }
+
+    /// Wait for every row in flight and take their answers into account (a failure among
+    /// them is kept in `failed`). Waiting may itself fail (a cancel): the rows left in flight
+    /// are then dropped with the state.
+    fn settle_in_flight(&mut self) {
+        let Some(mut in_flight) = self.in_flight.take() else {
+            return;
+        };
+        let finished = wait(in_flight.finish(0));
+        self.in_flight = Some(in_flight);
+        match finished {
+            Ok(finished) => finished.into_iter().for_each(|done| self.settle(done)),
+            Err(error) => {
+                self.failed.get_or_insert(error);
+            }
+        }
     }
 
     /// Take the answer of a row in flight into account.
@@ -520,10 +535,12 @@ impl ModifyState {
             let (made, outcome) = make_each(&client, &pace, &changes).await;
             Done { key, made, outcome }
         });
-        let started = in_flight.start(name, row, &mut |done| self.settle(done));
+        let finished = wait(in_flight.make_room(&name));
+        in_flight.push(name, row);
         self.in_flight = Some(in_flight);
-        if let Err(error) = started {
-            self.fail(error)
+        match finished {
+            Ok(finished) => finished.into_iter().for_each(|done| self.settle(done)),
+            Err(error) => self.fail(error),
         }
         self.raise_failure();
         Outcome::Made
@@ -531,13 +548,7 @@ impl ModifyState {
 
     /// Wait for every row in flight, then raise the first failure among them, if any.
     fn settle_all(&mut self) {
-        if let Some(mut in_flight) = self.in_flight.take() {
-            let finished = in_flight.finish(0, &mut |done| self.settle(done));
-            self.in_flight = Some(in_flight);
-            if let Err(error) = finished {
-                self.fail(error)
-            }
-        }
+        self.settle_in_flight();
         self.raise_failure();
     }
 
@@ -547,9 +558,7 @@ impl ModifyState {
         if self.failed.is_none() {
             return;
         }
-        if let Some(mut in_flight) = self.in_flight.take() {
-            let _ = in_flight.finish(0, &mut |done| self.settle(done));
-        }
+        self.settle_in_flight();
         if let Some(error) = self.failed.take() {
             self.fail(error)
         }

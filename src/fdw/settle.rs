@@ -19,7 +19,6 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::PgSqlErrorCode::*;
 
-use crate::cognito::runtime::wait;
 use crate::cognito::writes::Outcome;
 use crate::error::{FdwError, FdwResult};
 
@@ -50,29 +49,34 @@ impl InFlight {
         }
     }
 
-    /// Start a row. First, rows are let finish: one while `depth` are in flight, and all
-    /// when one in flight names the same record, so that two rows on one record are made in
-    /// the order PostgreSQL gave them. Each finished row goes to `settle`.
-    pub fn start(&mut self, key: String, row: Row, settle: &mut dyn FnMut(Done)) -> FdwResult<()> {
-        if self.keys.contains(&key) {
-            self.finish(0, settle)?;
-        }
-        self.finish(self.depth - 1, settle)?;
-        self.keys.insert(key);
-        self.running.push(row);
-        Ok(())
+    /// The rows that must finish before a row on `key` starts: one while `depth` are in
+    /// flight, and all when one in flight names the same record, so that two rows on one
+    /// record are made in the order PostgreSQL gave them.
+    pub async fn make_room(&mut self, key: &str) -> Vec<Done> {
+        let left = match self.keys.contains(key) {
+            true => 0,
+            false => self.depth - 1,
+        };
+        self.finish(left).await
     }
 
-    /// Wait until at most `left` rows are in flight.
-    pub fn finish(&mut self, left: usize, settle: &mut dyn FnMut(Done)) -> FdwResult<()> {
+    /// Start a row (after `make_room`).
+    pub fn push(&mut self, key: String, row: Row) {
+        self.keys.insert(key);
+        self.running.push(row);
+    }
+
+    /// The rows that finish until at most `left` are in flight.
+    pub async fn finish(&mut self, left: usize) -> Vec<Done> {
+        let mut finished = Vec::new();
         while self.running.len() > left {
-            let Some(done) = wait(self.running.next())? else {
+            let Some(done) = self.running.next().await else {
                 break;
             };
             self.keys.remove(&done.key);
-            settle(done);
+            finished.push(done);
         }
-        Ok(())
+        finished
     }
 }
 
@@ -248,5 +252,47 @@ unsafe extern "C-unwind" fn transaction_ended(event: pg_sys::XactEvent::Type, _a
             CHANGES_MADE.with(|c| c.set(0))
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, name: &'static str) -> Row {
+        let key = key.to_owned();
+        Box::pin(async move {
+            Done {
+                key,
+                made: vec![name],
+                outcome: Ok(Outcome::Made),
+            }
+        })
+    }
+
+    #[test]
+    fn rows_on_one_record_are_made_in_order_and_at_most_depth_are_in_flight() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let start = |in_flight: &mut InFlight, key: &str, name: &'static str| {
+            let done = rt.block_on(in_flight.make_room(key));
+            in_flight.push(key.to_owned(), row(key, name));
+            done.into_iter().map(|d| d.made[0]).collect::<Vec<_>>()
+        };
+        let mut in_flight = InFlight::new(3);
+        assert!(start(&mut in_flight, "a", "a1").is_empty());
+        assert!(start(&mut in_flight, "b", "b1").is_empty());
+        // "a" is in flight: every row in flight settles before a2 starts.
+        let mut settled = start(&mut in_flight, "a", "a2");
+        settled.sort();
+        assert_eq!(settled, ["a1", "b1"]);
+        assert!(start(&mut in_flight, "c", "c1").is_empty());
+        assert!(start(&mut in_flight, "d", "d1").is_empty());
+        // Three in flight: a fourth waits for one of them.
+        assert_eq!(start(&mut in_flight, "e", "e1").len(), 1);
+        assert_eq!(in_flight.running.len(), 3);
+        assert_eq!(rt.block_on(in_flight.finish(0)).len(), 3);
+        assert!(in_flight.running.is_empty() && in_flight.keys.is_empty());
     }
 }
