@@ -786,16 +786,18 @@ section.
 
 WRITES_NOTES = """Where the time above the bound goes (src/cognito/rate.rs, src/fdw/modify.rs,
 src/fdw/settle.rs): the write limiters space requests 2% wider than the quota (49 and 24.5 a
-second: 20.4 s for each run). An INSERT sends `batch_size` rows and waits for the last of them
-before PostgreSQL hands over the next batch (ExecForeignBatchInsert), so each of the 20
-batches ends with one round trip with fewer requests in flight. An UPDATE or DELETE keeps its
+second: 1.02× the bound). An INSERT sends `batch_size` rows and waits for the last of them
+before PostgreSQL hands over the next batch (ExecForeignBatchInsert), so each batch
+ends with one round trip with fewer requests in flight. An UPDATE or DELETE keeps its
 rows in flight across rows, but they are driven only while the statement waits for a free
 place among them; while the scan under it waits for its next ListUsers page, requests whose
 turn has come are not sent, then leave together. The quota counts requests per rolling
 second, so a request sent late lets one a second later arrive less than a second after it:
-that is throttled, retried, and cuts the write rate by a quarter for a while (about two or
-three per page of the scan). The baseline's time per row is one round trip: the proxy's
-100 ms plus the emulator's own time.
+that is throttled, retried, and cuts the write rate by a quarter for a while. That this is
+where the UPDATE's and DELETE's throttled requests come from is inferred, not traced: the
+INSERT, with no scan under it and the same 2% slack, is never throttled, and there are about
+two or three per page of the scan. The baseline's time per row is one round trip: the
+proxy's 100 ms plus the emulator's own time.
 """
 
 
