@@ -1119,6 +1119,10 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete(
         .writer()
         .delete(&key)
         .unwrap_or_else(|e| state.fail(e));
+    if state.in_flight.is_some() {
+        state.send_row(&key, changes);
+        return slot;
+    }
     if state.make_all(&changes) == Outcome::Missing {
         return std::ptr::null_mut();
     }

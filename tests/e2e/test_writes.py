@@ -206,3 +206,35 @@ def test_a_failing_statement_says_how_many_rows_it_wrote(pg_env, fresh_db, state
         notices
     names = [n for (n,) in conn.execute("select username from u order by 1")]
     assert names == ["a1", "a2", "a3"][:written] + ["taken"]
+
+
+@pytest.mark.parametrize("batch_size, in_flight", [(1, 1), (10, 10)])
+def test_update_and_delete_keep_batch_size_rows_in_flight(pg_env, fresh_db, state, pool,
+                                                          fault_proxy, batch_size, in_flight):
+    """Without RETURNING, an UPDATE and a DELETE send up to batch_size rows' requests at once:
+    behind 500 ms of latency (ten requests start within it at UserUpdate's 25 a second) the
+    proxy sees that many in flight together (one with batch_size '1'), and every row is
+    written exactly once."""
+    url, proxy = fault_proxy(latency_ms=500)
+    conn = connect(pg_env, fresh_db)
+    install_wrapper(conn)
+    conn.execute(f"""create server w foreign data wrapper cognito_wrapper options (
+        region '{state["region"]}', user_pool_id '{pool}', endpoint_url '{url}',
+        updatable 'true', batch_size '{batch_size}')""")
+    conn.execute("""create user mapping for current_user server w
+        options (aws_access_key_id 'AKIAEXAMPLE', aws_secret_access_key 'x')""")
+    conn.execute("create foreign table u (username text, enabled boolean) server w "
+                 "options (object 'users')")
+    conn.execute("insert into u (username) select 'r' || n from generate_series(10, 39) n")
+    seen = {}
+    for name, sql in [("update", "update u set enabled = false where username < 'r30'"),
+                      ("delete", "delete from u where username < 'r30'")]:
+        proxy.reset_stats()
+        assert conn.execute(sql).rowcount == 20
+        seen[name] = proxy.snapshot()["max_in_flight"]
+    # A request of the scan before each write may overlap the first writes.
+    for name, most in seen.items():
+        assert in_flight <= most <= in_flight + 1, f"{name}: {most} requests in flight"
+    users, _ = held(state, pool)
+    assert {name: enabled for name, (enabled, _) in users.items()} == \
+        {f"r{n}": True for n in range(30, 40)}
