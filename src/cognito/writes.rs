@@ -130,10 +130,6 @@ struct Failure {
 }
 
 impl Failure {
-    fn names_a_missing_record(&self) -> bool {
-        self.missing
-    }
-
     fn is(&self, code: &str) -> bool {
         self.code.as_deref() == Some(code)
     }
@@ -392,9 +388,7 @@ pub async fn make(client: &CognitoClient, pace: &Pace, change: &Change) -> FdwRe
             })
             .await;
             match sent {
-                Err(f) if f.names_a_missing_record() => {
-                    return Err(missing_member(f, group_name, username))
-                }
+                Err(f) if f.missing => return Err(missing_member(f, group_name, username)),
                 other => other.map(drop),
             }
         }
@@ -414,8 +408,8 @@ pub async fn make(client: &CognitoClient, pace: &Pace, change: &Change) -> FdwRe
     match result {
         Ok(()) => Ok(Outcome::Made),
         // A delete whose earlier attempt was executed finds its record gone: it is made.
-        Err(f) if f.names_a_missing_record() && f.retried && is_delete(change) => Ok(Outcome::Made),
-        Err(f) if f.names_a_missing_record() => Ok(Outcome::Missing),
+        Err(f) if f.missing && f.retried && is_delete(change) => Ok(Outcome::Made),
+        Err(f) if f.missing => Ok(Outcome::Missing),
         Err(f) => Err(f.into_error()),
     }
 }

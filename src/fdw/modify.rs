@@ -524,10 +524,13 @@ impl ModifyState {
         }
     }
 
-    /// Send a row's changes: in flight with others, or at once.
-    fn send_row(&mut self, key: &Row, changes: Vec<Change>) -> Outcome {
+    /// Send a row's changes: in flight with others when the write keeps rows in flight,
+    /// else at once. False when its record turned out gone: the row is no row.
+    fn write_row(&mut self, key: &Row, changes: Vec<Change>) -> bool {
         let Some(mut in_flight) = self.in_flight.take() else {
-            return self.make_all(&changes);
+            let made = self.make_all(&changes) == Outcome::Made;
+            self.rows_written += u64::from(made);
+            return made;
         };
         let name = row_key(key);
         let (client, pace, key) = (self.client.clone(), self.pace.clone(), name.clone());
@@ -543,7 +546,7 @@ impl ModifyState {
             Err(error) => self.fail(error),
         }
         self.raise_failure();
-        Outcome::Made
+        true
     }
 
     /// Wait for every row in flight, then raise the first failure among them, if any.
@@ -705,6 +708,26 @@ unsafe fn read_row(slot: *mut pg_sys::TupleTableSlot, columns: &[ColumnPlan]) ->
     Ok(Row(cells))
 }
 
+/// The value and null flag of attribute `attno` (1-based) of `slot`, deformed as far as it.
+///
+/// # Safety
+/// `slot` is a live slot holding a row with at least `attno` attributes.
+unsafe fn attribute(
+    slot: *mut pg_sys::TupleTableSlot,
+    attno: pg_sys::AttrNumber,
+) -> (pg_sys::Datum, bool) {
+    let attno = c_int::from(attno);
+    // SAFETY: the caller's live slot; slot_getsomeattrs_int deforms up to `attno`, after
+    // which its first `attno` values and null flags are valid.
+    unsafe {
+        if c_int::from((*slot).tts_nvalid) < attno {
+            pg_sys::slot_getsomeattrs_int(slot, attno);
+        }
+        let i = attno as usize - 1;
+        (*(*slot).tts_values.add(i), *(*slot).tts_isnull.add(i))
+    }
+}
+
 /// The key of the row in `plan_slot`: the object's key fields, from the row identity columns.
 ///
 /// # Safety
@@ -716,19 +739,11 @@ unsafe fn read_key(state: &ModifyState, plan_slot: *mut pg_sys::TupleTableSlot) 
         let Some(column) = state.plan.columns.iter().find(|c| &c.field == field) else {
             continue;
         };
-        // SAFETY: `attno` is a column of the subplan's output (found by name at Begin);
-        // slot_getsomeattrs_int deforms up to it.
+        // SAFETY: `attno` is a column of the subplan's output (found by name at Begin), of the
+        // type the key column was planned with.
         let value = unsafe {
-            let attno = *attno as c_int;
-            if ((*plan_slot).tts_nvalid as c_int) < attno {
-                pg_sys::slot_getsomeattrs_int(plan_slot, attno);
-            }
-            let i = attno as usize - 1;
-            value_of(
-                *(*plan_slot).tts_values.add(i),
-                *(*plan_slot).tts_isnull.add(i),
-                column.ty,
-            )
+            let (datum, is_null) = attribute(plan_slot, *attno);
+            value_of(datum, is_null, column.ty)
         }
         .map_err(|unfit| FdwError::new(unfit.code, unfit.why))?;
         cells.push(Cell {
@@ -793,7 +808,7 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
     // The options may have changed since the plan was made: they are held to again, before
     // any request.
     let target = target(relid).or_raise();
-    target.writer(plan.command).or_raise();
+    let writer = target.writer(plan.command).or_raise();
     // SAFETY: live executor structures.
     let user = unsafe { check_as_user(rinfo, estate) };
     let table = catalog::table(relid, Some(user)).or_raise();
@@ -815,7 +830,6 @@ pub unsafe extern "C-unwind" fn begin_foreign_modify(
         // SAFETY: the ModifyTable's subplan state is live; its plan's target list carries the
         // row identity columns add_foreign_update_targets asked for, by name.
         let tlist = unsafe { (*(*(*mtstate).ps.lefttree).plan).targetlist };
-        let writer = target.writer(plan.command).or_raise();
         for i in 0..writer.key().len() {
             let name = CString::new(key_name(i)).unwrap_or_default();
             // SAFETY: as above.
@@ -938,10 +952,9 @@ pub unsafe extern "C-unwind" fn exec_foreign_insert(
         .writer()
         .insert(&row, state.options)
         .unwrap_or_else(|e| state.fail(e));
-    if state.make_all(&changes) == Outcome::Missing {
+    if !state.write_row(&row, changes) {
         return std::ptr::null_mut();
     }
-    state.rows_written += 1;
     if state.plan.returning {
         // SAFETY: the live slot of the target's row type.
         unsafe { state.return_record(&row, slot) };
@@ -1085,14 +1098,9 @@ pub unsafe extern "C-unwind" fn exec_foreign_update(
         .writer()
         .update(&old, &new)
         .unwrap_or_else(|e| state.fail(e));
-    if state.in_flight.is_some() {
-        state.send_row(&old, changes);
-        return slot;
-    }
-    if state.make_all(&changes) == Outcome::Missing {
+    if !state.write_row(&old, changes) {
         return std::ptr::null_mut();
     }
-    state.rows_written += 1;
     if state.plan.returning {
         // SAFETY: the live slot of the target's row type.
         unsafe { state.return_record(&old, slot) };
@@ -1119,28 +1127,18 @@ pub unsafe extern "C-unwind" fn exec_foreign_delete(
         .writer()
         .delete(&key)
         .unwrap_or_else(|e| state.fail(e));
-    if state.in_flight.is_some() {
-        state.send_row(&key, changes);
-        return slot;
-    }
-    if state.make_all(&changes) == Outcome::Missing {
+    if !state.write_row(&key, changes) {
         return std::ptr::null_mut();
     }
-    state.rows_written += 1;
     if state.plan.returning && state.wholerow > 0 {
         // SAFETY: `wholerow` is a column of the subplan's output holding the row as the scan
         // read it: a composite Datum of the target's row type, never NULL for a scanned row.
         // Its tuple is stored into `slot`, which copies what it needs.
         unsafe {
-            let attno = state.wholerow as c_int;
-            if ((*plan_slot).tts_nvalid as c_int) < attno {
-                pg_sys::slot_getsomeattrs_int(plan_slot, attno);
-            }
-            let i = attno as usize - 1;
-            if !*(*plan_slot).tts_isnull.add(i) {
-                let header =
-                    pg_sys::pg_detoast_datum((*(*plan_slot).tts_values.add(i)).cast_mut_ptr())
-                        .cast::<pg_sys::HeapTupleHeaderData>();
+            let (datum, is_null) = attribute(plan_slot, state.wholerow);
+            if !is_null {
+                let header = pg_sys::pg_detoast_datum(datum.cast_mut_ptr())
+                    .cast::<pg_sys::HeapTupleHeaderData>();
                 let mut tuple: pg_sys::HeapTupleData = std::mem::zeroed();
                 tuple.t_len = pgrx::varsize_any(header.cast()) as u32;
                 tuple.t_data = header;

@@ -267,11 +267,11 @@ impl Writer for GroupMembers {
         }])
     }
 
-    /// The user's values as Cognito holds them (AdminGetUser), in the group written.
     fn read_back_operation(&self) -> &'static str {
         "AdminGetUser"
     }
 
+    /// The user's values as Cognito holds them (AdminGetUser), in the group written.
     fn read_back<'a>(
         &self,
         client: &'a CognitoClient,
